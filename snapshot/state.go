@@ -27,19 +27,34 @@ type StateIndex struct {
 // name). It is empty when all names are fine.
 func (x *StateIndex) Problems() []string {
 	var out []string
+	more := 0
+	add := func(p string) {
+		if len(out) < maxProblems {
+			out = append(out, p)
+		} else {
+			more++
+		}
+	}
 	count := map[string]int{}
 	for i, u := range x.Units {
 		if u.Name == "" {
-			out = append(out, fmt.Sprintf("unit name is empty (unit #%d)", i+1))
+			add(fmt.Sprintf("unit name is empty (unit #%d)", i+1))
 			continue
 		}
 		count[u.Name]++
 		if count[u.Name] == 2 {
-			out = append(out, fmt.Sprintf("duplicate unit name %q", u.Name))
+			add(fmt.Sprintf("duplicate unit name %q", u.Name))
 		}
+	}
+	if more > 0 {
+		out = append(out, fmt.Sprintf("%d more unit name problems", more))
 	}
 	return out
 }
+
+// maxProblems bounds the lines Problems returns: a hostile state.bin of a
+// million empty units must not make a status view of a million lines.
+const maxProblems = 16
 
 // StateUnit is a unit to encode with EncodeState.
 type StateUnit struct {

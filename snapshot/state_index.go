@@ -34,6 +34,9 @@ func IndexState(r io.ReaderAt, size int64) (*StateIndex, error) {
 			if f.typ != protowire.BytesType {
 				return nil, fmt.Errorf("offset %d: field 1 (units): wrong wire type %d", off, f.typ)
 			}
+			if len(x.Units) == MaxUnits {
+				return nil, fmt.Errorf("offset %d: more than %d units", off, MaxUnits)
+			}
 			u, err := indexUnit(w, f.valOff, f.end)
 			if err != nil {
 				return nil, fmt.Errorf("unit #%d: %w", len(x.Units)+1, err)
@@ -44,6 +47,11 @@ func IndexState(r io.ReaderAt, size int64) (*StateIndex, error) {
 	}
 	return x, nil
 }
+
+// MaxUnits bounds the units of one state.bin. A VM has tens of devices;
+// the bound keeps a hostile file of tiny units from costing the daemon
+// gigabytes of index.
+const MaxUnits = 1 << 16
 
 // IndexStateFile opens and indexes the state.bin at path.
 func IndexStateFile(path string) (*StateIndex, error) {

@@ -38,10 +38,10 @@ func WriteSnapshot(dir string, m *Manifest, state []byte, memoryPath string) (er
 	if err := os.Chmod(staging, 0o755); err != nil { // MkdirTemp makes 0700
 		return err
 	}
-	if err := writeFileSync(filepath.Join(staging, "manifest.bin"), m.Encode()); err != nil {
+	if err := WriteFileSync(filepath.Join(staging, "manifest.bin"), m.Encode()); err != nil {
 		return err
 	}
-	if err := writeFileSync(filepath.Join(staging, "state.bin"), state); err != nil {
+	if err := WriteFileSync(filepath.Join(staging, "state.bin"), state); err != nil {
 		return err
 	}
 	if err := linkMemory(memoryPath, filepath.Join(staging, "memory.bin"), dir); err != nil {
@@ -75,8 +75,8 @@ func linkMemory(memoryPath, dst, dir string) error {
 	return err
 }
 
-// writeFileSync creates path with data and fsyncs it.
-func writeFileSync(path string, data []byte) error {
+// WriteFileSync creates path (which must not exist) with data and fsyncs it.
+func WriteFileSync(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err

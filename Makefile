@@ -1,0 +1,60 @@
+# snapfs: `make run` for a demo, `make test` for every test.
+GO      ?= go
+BIN     := bin/snapfs
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+PREFIX  ?= /usr/local
+STORE   ?= demo-store
+MNT     ?= mnt
+FUZZTIME ?= 20s
+
+# Debian packages the tests and the demo use; installed only when missing.
+DEB_PKGS := fuse3 rsync tar
+
+.PHONY: all build deps test run fuzz bench install clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/snapfs
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+test: deps build
+	$(GO) vet ./...
+	SNAPFS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 30m ./...
+
+run: deps build
+	@if [ ! -d $(STORE) ]; then ./$(BIN) sample --count 3 --memory-size 64MiB $(STORE); fi
+	@mkdir -p $(MNT)
+	@echo "snapfs: serving $(STORE) at $(MNT); try in another shell:"
+	@echo "  ls -l $(MNT)  cat $(MNT)/latest/manifest.json  cat $(MNT)/*/status"
+	@echo "Ctrl-C unmounts."
+	./$(BIN) mount $(STORE) $(MNT)
+
+fuzz:
+	$(GO) test ./snapshot -run '^$$' -fuzz '^FuzzDecodeManifest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./snapshot -run '^$$' -fuzz '^FuzzIndexState$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./snapshot -run '^$$' -fuzz '^FuzzParseManifestJSON$$' -fuzztime $(FUZZTIME)
+
+bench: deps build
+	@command -v bindfs >/dev/null 2>&1 || { echo "installing: bindfs"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bindfs; }
+	SNAPFS_BIN=$(CURDIR)/$(BIN) $(GO) test ./integration -run '^$$' -bench . -benchtime 1x -timeout 60m
+
+# mount(8) runs /sbin/mount.snapfs (and mount.fuse.snapfs for -t fuse.snapfs);
+# both are the snapfs binary, which acts as the helper under those names.
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/snapfs
+	mkdir -p $(DESTDIR)/sbin
+	ln -sf $(PREFIX)/bin/snapfs $(DESTDIR)/sbin/mount.snapfs
+	ln -sf $(PREFIX)/bin/snapfs $(DESTDIR)/sbin/mount.fuse.snapfs
+
+clean:
+	rm -rf bin

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	snapfs "github.com/snapfs/snapfs/fs"
+)
+
+func init() {
+	register("mount", "serve a snapshot store as a filesystem", runMount)
+}
+
+// mountArgs are the parsed flags of `snapfs mount`.
+type mountArgs struct {
+	cfg     snapfs.MountConfig
+	daemon  bool
+	logFile string
+	store   string
+	mnt     string
+}
+
+func mountFlags(a *mountArgs, stderr io.Writer) *flag.FlagSet {
+	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprintf(fl.Output(), "usage: snapfs mount [flags] STORE MNT\n\n"+
+			"Serves the snapshots in STORE at MNT until SIGINT/SIGTERM or umount.\n\nflags:\n")
+		fl.PrintDefaults()
+	}
+	fl.BoolVar(&a.cfg.AllowOther, "allow-other", false, "let other users access the mount (with default_permissions)")
+	fl.BoolVar(&a.cfg.ReadOnly, "read-only", false, "no new/: snapshots cannot be created")
+	fl.BoolVar(&a.cfg.NoPassthrough, "no-passthrough", false, "serve file reads through the daemon instead of FUSE passthrough")
+	fl.BoolVar(&a.cfg.Debug, "debug", false, "log every FUSE operation")
+	fl.DurationVar(&a.cfg.CommitDelay, "commit-delay", 2*time.Second, "publish a complete staged snapshot after it is unchanged this long (0: only on rename)")
+	fl.BoolVar(&a.daemon, "daemon", false, "return once the mount is ready, serving in the background")
+	fl.StringVar(&a.logFile, "log", "", "append the log to this file (default: stderr; discarded with --daemon)")
+	fl.Func("o", "mount(8) style options: allow_other,ro,no_passthrough,debug,commit_delay=2s", func(s string) error {
+		return a.applyOptions(s)
+	})
+	return fl
+}
+
+// applyOptions reads a mount(8) -o list. Generic options that mean
+// nothing to snapfs (defaults, rw, nofail, x-..., _netdev) are accepted.
+func (a *mountArgs) applyOptions(list string) error {
+	for _, o := range strings.Split(list, ",") {
+		key, val, _ := strings.Cut(o, "=")
+		switch key {
+		case "", "defaults", "rw", "auto", "noauto", "user", "nouser", "users", "nofail", "_netdev",
+			"exec", "noexec", "suid", "nosuid", "dev", "nodev", "async", "sync", "atime", "noatime", "relatime":
+		case "allow_other":
+			a.cfg.AllowOther = true
+		case "ro", "read_only":
+			a.cfg.ReadOnly = true
+		case "no_passthrough":
+			a.cfg.NoPassthrough = true
+		case "debug":
+			a.cfg.Debug = true
+		case "commit_delay":
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				return fmt.Errorf("option commit_delay=%q: %v", val, err)
+			}
+			a.cfg.CommitDelay = d
+		case "log":
+			a.logFile = val
+		default:
+			if strings.HasPrefix(key, "x-") || strings.HasPrefix(key, "comment=") {
+				continue
+			}
+			return fmt.Errorf("unknown mount option %q", o)
+		}
+	}
+	return nil
+}
+
+func runMount(args []string, stdout, stderr io.Writer) int {
+	var a mountArgs
+	fl := mountFlags(&a, stderr)
+	pos, code, done := parseCmdArgs(fl, args, stdout)
+	if done {
+		return code
+	}
+	if len(pos) != 2 {
+		return usageError(fl, "need STORE and MNT")
+	}
+	a.store, a.mnt = pos[0], pos[1]
+	daemonArgs = args
+	return a.mount(stderr)
+}
+
+func (a *mountArgs) mount(stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "snapfs mount: %v\n", err)
+		return 1
+	}
+	store, mnt, err := checkPaths(a.store, a.mnt)
+	if err != nil {
+		return fail(err)
+	}
+	if a.daemon && os.Getenv(readyEnv) == "" {
+		return startDaemon(stderr)
+	}
+	logOut := stderr
+	if a.logFile != "" {
+		f, err := os.OpenFile(a.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fail(err)
+		}
+		defer f.Close()
+		logOut = f
+	} else if os.Getenv(readyEnv) != "" {
+		logOut = io.Discard
+	}
+	level := slog.LevelInfo
+	if a.cfg.Debug {
+		level = slog.LevelDebug
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})))
+
+	if os.Geteuid() != 0 {
+		if _, err := findFusermount(); err != nil {
+			return fail(err)
+		}
+	}
+	// Catch signals before mounting: a SIGTERM while go-fuse is still
+	// probing its own mount must wait for a clean unmount, not exit under
+	// a request this process would have to answer itself.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	server, err := snapfs.Mount(store, mnt, a.cfg)
+	if err != nil {
+		reportReady(err)
+		return fail(err)
+	}
+	reportReady(nil)
+	done := make(chan struct{})
+	go func() { server.Wait(); close(done) }()
+	select {
+	case <-done: // unmounted from outside
+	case sig := <-sigs:
+		slog.Info("unmounting", "signal", sig.String(), "mnt", mnt)
+		if err := server.Unmount(); err != nil {
+			// Files are still open: detach now; the kernel finishes
+			// the unmount when the last one closes.
+			slog.Info("mount busy, detaching", "err", err)
+			if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+				return fail(fmt.Errorf("unmount %s: %w", mnt, err))
+			}
+		}
+	}
+	return 0
+}
+
+// checkPaths makes both paths absolute and real, replaces a dead mount
+// left at MNT, and refuses a MNT inside STORE or a STORE inside MNT.
+func checkPaths(store, mnt string) (string, string, error) {
+	// statfs, unlike stat, is never answered from the kernel's attribute
+	// cache, so it finds a dead FUSE mount even right after a stat of MNT.
+	var st unix.Statfs_t
+	if err := unix.Statfs(mnt, &st); err == unix.ENOTCONN || err == unix.ECONNABORTED {
+		slog.Warn("detaching dead mount", "mnt", mnt)
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			return "", "", fmt.Errorf("%s: dead mount that cannot be detached: %w", mnt, err)
+		}
+	}
+	real := func(p, what string) (string, error) {
+		abs, err := filepath.Abs(p)
+		if err == nil {
+			abs, err = filepath.EvalSymlinks(abs)
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %w", what, p, errors.Unwrap(err))
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return "", err
+		}
+		if !fi.IsDir() {
+			return "", fmt.Errorf("%s %s is not a directory", what, p)
+		}
+		return abs, nil
+	}
+	s, err := real(store, "STORE")
+	if err != nil {
+		return "", "", err
+	}
+	m, err := real(mnt, "MNT")
+	if err != nil {
+		return "", "", err
+	}
+	within := func(a, b string) bool { return a == b || strings.HasPrefix(a, b+"/") || b == "/" }
+	if within(m, s) {
+		return "", "", fmt.Errorf("MNT %s is inside STORE %s", m, s)
+	}
+	if within(s, m) {
+		return "", "", fmt.Errorf("STORE %s is inside MNT %s", s, m)
+	}
+	return s, m, nil
+}
+
+func findFusermount() (string, error) {
+	for _, name := range []string{"fusermount3", "fusermount"} {
+		if p, err := execLookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("not root and no fusermount3 found: install the fuse3 package (apt-get install fuse3) or run as root")
+}

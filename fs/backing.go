@@ -1,0 +1,109 @@
+package fs
+
+import (
+	"context"
+	"os"
+	"sync"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// backingNode is manifest.bin, state.bin or memory.bin of a published
+// snapshot: the STORE file itself. Opening it hands the STORE fd to the
+// kernel (FUSE passthrough), so reads and mmap never reach the daemon;
+// without passthrough, reads are spliced from the fd.
+type backingNode struct {
+	fusefs.Inode
+	readOnly
+	t    *tree
+	snap string
+	file int // fileManifest, fileState or fileMemory
+
+	mu   sync.Mutex
+	seen fileStat // the version last opened, to keep the page cache
+}
+
+var (
+	_ = (fusefs.NodeOpener)((*backingNode)(nil))
+	_ = (fusefs.NodeGetattrer)((*backingNode)(nil))
+	_ = (fusefs.NodeLseeker)((*backingNode)(nil))
+	_ = (fusefs.NodeCopyFileRanger)((*backingNode)(nil))
+)
+
+// CopyFileRange from a published file into a staged one stays inside
+// the store's filesystem.
+func (b *backingNode) CopyFileRange(ctx context.Context, fhIn fusefs.FileHandle, offIn uint64, out *fusefs.Inode, fhOut fusefs.FileHandle, offOut uint64, n uint64, flags uint64) (uint32, syscall.Errno) {
+	return copyRange(ctx, fhIn, offIn, fhOut, offOut, n)
+}
+
+var backingSlots = [3]uint64{slotManifestBin, slotStateBin, slotMemoryBin}
+
+func (b *backingNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
+	sn, err := b.t.store.Snapshot(b.snap)
+	if err != nil {
+		return toErrno(ctx, "getattr", err)
+	}
+	f := sn.File(b.file)
+	if f.err != nil {
+		return toErrno(ctx, "getattr", f.err)
+	}
+	setBacking(out, ino(sn.Ino(), backingSlots[b.file]), modeFile, &f.st)
+	return 0
+}
+
+func (b *backingNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	h, ok := f.(*backingHandle)
+	if !ok {
+		return b.attr(ctx, &out.Attr)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(h.fd(), &st); err != nil {
+		return toErrno(ctx, "getattr", err)
+	}
+	setBacking(&out.Attr, b.StableAttr().Ino, modeFile, &st)
+	return 0
+}
+
+func (b *backingNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if wantsWrite(flags) {
+		return nil, 0, syscall.EROFS
+	}
+	fd, err := b.t.store.openBeneath(b.snap+"/"+sourceFiles[b.file], unix.O_RDONLY|unix.O_NONBLOCK)
+	if err != nil {
+		return nil, 0, toErrno(ctx, "open", err)
+	}
+	var cur fileStat
+	if err := unix.Fstat(fd, &cur.st); err != nil || cur.st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, 0, syscall.EACCES
+	}
+	h := &backingHandle{f: os.NewFile(uintptr(fd), sourceFiles[b.file])}
+	// Unchanged since the last open: the kernel may keep its cached pages.
+	b.mu.Lock()
+	keep := b.seen.same(&cur)
+	b.seen = cur
+	b.mu.Unlock()
+	var fuseFlags uint32
+	if keep {
+		fuseFlags |= fuse.FOPEN_KEEP_CACHE
+	}
+	if b.t.opts.NoPassthrough {
+		return h, fuseFlags, 0
+	}
+	return &passthroughHandle{h}, fuseFlags, 0
+}
+
+func (b *backingNode) Lseek(ctx context.Context, f fusefs.FileHandle, off uint64, whence uint32) (uint64, syscall.Errno) {
+	h, ok := f.(interface{ fd() int })
+	if !ok {
+		return 0, syscall.EBADF
+	}
+	n, err := unix.Seek(h.fd(), int64(off), int(whence))
+	if err != nil {
+		return 0, toErrno(ctx, "lseek", err)
+	}
+	return uint64(n), 0
+}

@@ -1,0 +1,65 @@
+package fs
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// MountConfig is everything Mount needs beyond the two paths.
+type MountConfig struct {
+	Options
+	AllowOther bool // let other users in; adds default_permissions
+	Debug      bool // log every FUSE operation
+}
+
+// cacheTimeout is how long the kernel may trust an entry or attribute
+// without asking again; it bounds how late a change to STORE shows.
+const cacheTimeout = 500 * time.Millisecond
+
+// Mount serves STORE at mnt and returns once the mount is ready. The
+// caller runs server.Wait and server.Unmount.
+func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
+	store, err := OpenStore(storeDir)
+	if err != nil {
+		return nil, err
+	}
+	t := newTree(store, cfg.Options)
+	timeout := cacheTimeout
+	var negative time.Duration
+	opts := &fusefs.Options{
+		MountOptions: fuse.MountOptions{
+			FsName:       storeDir,
+			Name:         "snapfs",
+			DirectMount:  os.Geteuid() == 0,
+			AllowOther:   cfg.AllowOther,
+			MaxReadAhead: 1 << 20,
+			MaxWrite:     1 << 20,
+			Debug:        cfg.Debug,
+			Logger:       slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+		},
+		EntryTimeout:    &timeout,
+		AttrTimeout:     &timeout,
+		NegativeTimeout: &negative,
+		RootStableAttr:  &fusefs.StableAttr{Ino: inoRoot},
+		Logger:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+	if cfg.AllowOther {
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
+	}
+	server, err := fusefs.Mount(mnt, t.root, opts)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("mounting %s at %s: %w", storeDir, mnt, err)
+	}
+	if !cfg.ReadOnly {
+		t.resume()
+	}
+	slog.Info("mounted", "store", storeDir, "mnt", mnt,
+		"passthrough", !cfg.NoPassthrough && server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0)
+	return server, nil
+}

@@ -1,0 +1,75 @@
+package fs
+
+import (
+	"fmt"
+	iofs "io/fs"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/snapfs/snapfs/snapshot"
+)
+
+// errNoView is the answer for a view that cannot be made from the
+// snapshot as it is now (e.g. manifest.json of an undecodable manifest).
+var errNoView = fmt.Errorf("view not available: %w", iofs.ErrNotExist)
+
+func renderJSON(sn *Snap) ([]byte, *unix.Stat_t, error) {
+	if sn.Manifest == nil {
+		return nil, nil, errNoView
+	}
+	return sn.JSON, &sn.File(fileManifest).st, nil
+}
+
+func renderField(i int) renderFunc {
+	return func(sn *Snap) ([]byte, *unix.Stat_t, error) {
+		if sn.Manifest == nil {
+			return nil, nil, errNoView
+		}
+		text, ok := sn.Manifest.Field(snapshot.ManifestFields[i])
+		if !ok {
+			return nil, nil, errNoView
+		}
+		return text, &sn.File(fileManifest).st, nil
+	}
+}
+
+// renderStatus takes the times of the newest source file: status can
+// change whenever any of them does.
+func (t *tree) renderStatus(sn *Snap) ([]byte, *unix.Stat_t, error) {
+	src := sn.Dir()
+	for i := range sourceFiles {
+		f := sn.File(i)
+		if f.err == nil && timeAfter(&f.st.Mtim, &src.Mtim) {
+			src = &f.st
+		}
+	}
+	return t.store.Status(sn), src, nil
+}
+
+func timeAfter(a, b *unix.Timespec) bool {
+	return a.Sec > b.Sec || a.Sec == b.Sec && a.Nsec > b.Nsec
+}
+
+// findUnit returns the index of the first unit called name.
+func findUnit(sn *Snap, name string) (*snapshot.StateIndex, int, error) {
+	idx, err := sn.State()
+	if err != nil {
+		return nil, 0, errNoView
+	}
+	for i := range idx.Units {
+		if idx.Units[i].Name == name {
+			return idx, i, nil
+		}
+	}
+	return nil, 0, errNoView
+}
+
+func renderTypeURL(unit string) renderFunc {
+	return func(sn *Snap) ([]byte, *unix.Stat_t, error) {
+		idx, i, err := findUnit(sn, unit)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []byte(idx.Units[i].TypeURL + "\n"), &sn.File(fileState).st, nil
+	}
+}

@@ -1,0 +1,90 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// rootNode is MNT: one directory per snapshot in STORE, plus latest and
+// new/. It reads STORE on every listing, so snapshots written straight
+// into STORE appear without a remount.
+type rootNode struct {
+	fusefs.Inode
+	readOnly
+	t *tree
+}
+
+var (
+	_ = (fusefs.NodeLookuper)((*rootNode)(nil))
+	_ = (fusefs.NodeReaddirer)((*rootNode)(nil))
+	_ = (fusefs.NodeGetattrer)((*rootNode)(nil))
+	_ = (fusefs.NodeStatfser)((*rootNode)(nil))
+)
+
+func (r *rootNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
+	st, err := r.t.store.RootStat()
+	if err != nil {
+		return toErrno(ctx, "getattr", err)
+	}
+	setDir(out, inoRoot, unix.S_IFDIR|0o755, st)
+	return 0
+}
+
+func (r *rootNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	return r.attr(ctx, &out.Attr)
+}
+
+func (r *rootNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(r.t.store.fd, &st); err != nil {
+		return toErrno(ctx, "statfs", err)
+	}
+	out.Blocks, out.Bfree, out.Bavail = st.Blocks, st.Bfree, st.Bavail
+	out.Files, out.Ffree = st.Files, st.Ffree
+	out.Bsize, out.Frsize = uint32(st.Bsize), uint32(st.Frsize)
+	out.NameLen = uint32(st.Namelen)
+	return 0
+}
+
+func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	switch name {
+	case "new":
+		if r.t.opts.ReadOnly {
+			return nil, syscall.ENOENT
+		}
+		return lookupChild(ctx, r.EmbeddedInode(), newNewDir(r.t), fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: inoNew}, out)
+	case "latest":
+		if _, ok := r.t.store.Latest(); !ok {
+			return nil, syscall.ENOENT
+		}
+		return lookupChild(ctx, r.EmbeddedInode(), &latestNode{t: r.t}, fusefs.StableAttr{Mode: unix.S_IFLNK, Ino: inoLatest}, out)
+	}
+	sn, err := r.t.store.Snapshot(name)
+	if err != nil {
+		return nil, toErrno(ctx, "lookup", err)
+	}
+	id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(sn.Ino(), slotDir), Gen: gen(name)}
+	return lookupChild(ctx, r.EmbeddedInode(), &snapDirNode{t: r.t, name: name}, id, out)
+}
+
+func (r *rootNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
+	list, err := r.t.store.List()
+	if err != nil {
+		return nil, toErrno(ctx, "readdir", err)
+	}
+	ents := make([]fuse.DirEntry, 0, len(list)+2)
+	if !r.t.opts.ReadOnly {
+		ents = append(ents, fuse.DirEntry{Name: "new", Mode: unix.S_IFDIR, Ino: inoNew})
+	}
+	if _, ok := r.t.store.Latest(); ok {
+		ents = append(ents, fuse.DirEntry{Name: "latest", Mode: unix.S_IFLNK, Ino: inoLatest})
+	}
+	for _, e := range list {
+		ents = append(ents, fuse.DirEntry{Name: e.Name, Mode: unix.S_IFDIR, Ino: ino(e.Ino, slotDir)})
+	}
+	return fusefs.NewListDirStream(ents), 0
+}

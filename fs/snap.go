@@ -1,0 +1,163 @@
+package fs
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/snapfs/snapfs/snapshot"
+)
+
+// The source files of a snapshot, in the order of snapKey.files.
+var sourceFiles = [3]string{"manifest.bin", "state.bin", "memory.bin"}
+
+const (
+	fileManifest = 0
+	fileState    = 1
+	fileMemory   = 2
+)
+
+// fileStat is an lstat of one source file; err says why it is unusable.
+type fileStat struct {
+	st  unix.Stat_t
+	err error
+}
+
+func (f *fileStat) same(o *fileStat) bool {
+	if (f.err == nil) != (o.err == nil) {
+		return false
+	}
+	if f.err != nil {
+		return f.err.Error() == o.err.Error()
+	}
+	a, b := &f.st, &o.st
+	return a.Ino == b.Ino && a.Dev == b.Dev && a.Size == b.Size && a.Mtim == b.Mtim && a.Ctim == b.Ctim
+}
+
+// snapKey identifies one version of a snapshot's directory and files.
+type snapKey struct {
+	dir   unix.Stat_t
+	files [3]fileStat
+}
+
+func (k *snapKey) same(o *snapKey) bool {
+	if k.dir.Ino != o.dir.Ino || k.dir.Mtim != o.dir.Mtim {
+		return false
+	}
+	for i := range k.files {
+		if !k.files[i].same(&o.files[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Snap is one version of a snapshot as read from STORE. It is immutable
+// once made, except for the state index, which is read on first need.
+type Snap struct {
+	Name string
+	key  snapKey
+
+	ManifestBytes []byte
+	ManifestErr   error              // reading manifest.bin
+	Manifest      *snapshot.Manifest // nil when it does not decode
+	DecodeErr     error
+	JSON          []byte // manifest.json view; nil without Manifest
+
+	store     *Store
+	stateOnce sync.Once
+	state     *snapshot.StateIndex
+	stateErr  error
+	reportOne sync.Once
+	report    *snapshot.Report
+}
+
+// Ino is the STORE inode of the snapshot's directory.
+func (sn *Snap) Ino() uint64 { return sn.key.dir.Ino }
+
+// Dir is the lstat of the snapshot's STORE directory.
+func (sn *Snap) Dir() *unix.Stat_t { return &sn.key.dir }
+
+// File returns the lstat of source file i (fileManifest...).
+func (sn *Snap) File(i int) *fileStat { return &sn.key.files[i] }
+
+func loadSnap(s *Store, name string, dfd int, key snapKey) *Snap {
+	sn := &Snap{Name: name, key: key, store: s}
+	sn.ManifestBytes, sn.ManifestErr = readSmall(dfd, "manifest.bin", &key.files[fileManifest])
+	if sn.ManifestErr == nil {
+		sn.Manifest, sn.DecodeErr = snapshot.DecodeManifest(sn.ManifestBytes)
+		if sn.DecodeErr == nil {
+			sn.JSON = sn.Manifest.JSON()
+		}
+	}
+	return sn
+}
+
+// State returns the index of state.bin, read on first need: listing a
+// store orders snapshots by manifest alone.
+func (sn *Snap) State() (*snapshot.StateIndex, error) {
+	sn.stateOnce.Do(func() {
+		st := &sn.key.files[fileState]
+		if st.err != nil {
+			sn.stateErr = st.err
+			return
+		}
+		fd, err := sn.store.openBeneath(sn.Name+"/state.bin", unix.O_RDONLY|unix.O_NONBLOCK)
+		if err != nil {
+			sn.stateErr = err
+			return
+		}
+		f := os.NewFile(uintptr(fd), "state.bin")
+		defer f.Close()
+		sn.state, sn.stateErr = snapshot.IndexState(f, st.st.Size)
+	})
+	return sn.state, sn.stateErr
+}
+
+// checkInput gathers what snapshot.Check needs from the cached reads.
+func (sn *Snap) checkInput() snapshot.CheckInput {
+	state, stateErr := sn.State()
+	mem := &sn.key.files[fileMemory]
+	return snapshot.CheckInput{
+		ManifestBytes: sn.ManifestBytes,
+		ManifestErr:   sn.ManifestErr,
+		State:         state,
+		StateErr:      stateErr,
+		MemorySize:    mem.st.Size,
+		MemoryMtime:   time.Unix(mem.st.Mtim.Unix()),
+		MemoryErr:     mem.err,
+	}
+}
+
+// Report is the snapshot's validation without store-wide checks, which
+// is all that decides validity.
+func (sn *Snap) Report() *snapshot.Report {
+	sn.reportOne.Do(func() { sn.report = snapshot.Check(sn.checkInput()) })
+	return sn.report
+}
+
+// readSmall reads a regular file of at most snapshot.MaxManifestSize bytes:
+// a hostile 1 GiB manifest.bin is refused, not read.
+func readSmall(dfd int, name string, st *fileStat) ([]byte, error) {
+	if st.err != nil {
+		return nil, st.err
+	}
+	if st.st.Size > snapshot.MaxManifestSize {
+		return nil, fmt.Errorf("%d bytes, larger than %d bytes", st.st.Size, snapshot.MaxManifestSize)
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, snapshot.MaxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}

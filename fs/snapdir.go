@@ -1,0 +1,113 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// snapDirNode is MNT/<name>: the snapshot's files and views. Which
+// entries exist depends on what can be read: a view that cannot be made
+// (manifest.json of an undecodable manifest) is absent, status never is.
+type snapDirNode struct {
+	fusefs.Inode
+	readOnly
+	t    *tree
+	name string
+}
+
+var (
+	_ = (fusefs.NodeLookuper)((*snapDirNode)(nil))
+	_ = (fusefs.NodeReaddirer)((*snapDirNode)(nil))
+	_ = (fusefs.NodeGetattrer)((*snapDirNode)(nil))
+)
+
+// snapEntry is one entry of a snapshot directory.
+type snapEntry struct {
+	name string
+	slot uint64
+	mode uint32
+}
+
+// entries lists what sn shows, in a fixed order.
+func snapEntries(sn *Snap) []snapEntry {
+	out := make([]snapEntry, 0, 7)
+	if sn.File(fileManifest).err == nil {
+		out = append(out, snapEntry{"manifest.bin", slotManifestBin, unix.S_IFREG})
+	}
+	if sn.Manifest != nil {
+		out = append(out,
+			snapEntry{"manifest.json", slotManifestJSON, unix.S_IFREG},
+			snapEntry{"manifest", slotManifestDir, unix.S_IFDIR})
+	}
+	if sn.File(fileState).err == nil {
+		out = append(out, snapEntry{"state.bin", slotStateBin, unix.S_IFREG})
+		if _, err := sn.State(); err == nil {
+			out = append(out, snapEntry{"state", slotStateDir, unix.S_IFDIR})
+		}
+	}
+	if sn.File(fileMemory).err == nil {
+		out = append(out, snapEntry{"memory.bin", slotMemoryBin, unix.S_IFREG})
+	}
+	return append(out, snapEntry{"status", slotStatus, unix.S_IFREG})
+}
+
+func (d *snapDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
+	sn, err := d.t.store.Snapshot(d.name)
+	if err != nil {
+		return toErrno(ctx, "getattr", err)
+	}
+	setDir(out, ino(sn.Ino(), slotDir), modeDir, sn.Dir())
+	return 0
+}
+
+func (d *snapDirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	return d.attr(ctx, &out.Attr)
+}
+
+func (d *snapDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	sn, err := d.t.store.Snapshot(d.name)
+	if err != nil {
+		return nil, toErrno(ctx, "lookup", err)
+	}
+	for _, e := range snapEntries(sn) {
+		if e.name != name {
+			continue
+		}
+		var child attrNode
+		switch e.slot {
+		case slotManifestBin:
+			child = &backingNode{t: d.t, snap: d.name, file: fileManifest}
+		case slotStateBin:
+			child = &backingNode{t: d.t, snap: d.name, file: fileState}
+		case slotMemoryBin:
+			child = &backingNode{t: d.t, snap: d.name, file: fileMemory}
+		case slotManifestJSON:
+			child = &viewNode{t: d.t, snap: d.name, slot: e.slot, render: renderJSON}
+		case slotStatus:
+			child = &viewNode{t: d.t, snap: d.name, slot: e.slot, render: d.t.renderStatus}
+		case slotManifestDir:
+			child = &fieldsDirNode{t: d.t, snap: d.name}
+		case slotStateDir:
+			child = &stateDirNode{t: d.t, snap: d.name}
+		}
+		id := fusefs.StableAttr{Mode: e.mode, Ino: ino(sn.Ino(), e.slot), Gen: gen(d.name)}
+		return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
+	}
+	return nil, syscall.ENOENT
+}
+
+func (d *snapDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
+	sn, err := d.t.store.Snapshot(d.name)
+	if err != nil {
+		return nil, toErrno(ctx, "readdir", err)
+	}
+	var ents []fuse.DirEntry
+	for _, e := range snapEntries(sn) {
+		ents = append(ents, fuse.DirEntry{Name: e.name, Mode: e.mode, Ino: ino(sn.Ino(), e.slot)})
+	}
+	return fusefs.NewListDirStream(ents), 0
+}

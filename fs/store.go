@@ -1,0 +1,335 @@
+package fs
+
+import (
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/snapfs/snapfs/snapshot"
+)
+
+// Store reads STORE on demand and caches what it decoded per snapshot,
+// keyed by the identity of each source file (inode, size, mtime, ctime):
+// a changed file is read again, an unchanged one never is. Every path is
+// resolved beneath STORE's directory fd without following symlinks, so
+// nothing in STORE can lead the daemon outside it.
+type Store struct {
+	Dir string
+	fd  int // O_PATH fd of STORE
+
+	mu     sync.Mutex
+	snaps  map[string]*Snap
+	warned map[string]bool // reserved names already logged
+
+	latestMu  sync.Mutex
+	latest    string
+	latestOK  bool
+	latestAt  time.Time
+	sharedMu  sync.Mutex
+	shared    map[[2]uint64][]string // memory.bin (dev, ino) -> snapshot names
+	sharedAt  time.Time
+	cacheTTL  time.Duration
+	stagingMu sync.Mutex
+}
+
+// OpenStore opens the store directory dir.
+func OpenStore(dir string) (*Store, error) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", dir, err)
+	}
+	return &Store{
+		Dir:      dir,
+		fd:       fd,
+		snaps:    map[string]*Snap{},
+		warned:   map[string]bool{},
+		cacheTTL: 500 * time.Millisecond,
+	}, nil
+}
+
+// Close releases the store's directory fd.
+func (s *Store) Close() error { return unix.Close(s.fd) }
+
+// reserved names are the tree's own entries; a STORE directory of that
+// name is hidden.
+func reserved(name string) bool { return name == "new" || name == "latest" }
+
+// openBeneath opens rel (relative to STORE) refusing any symlink or
+// escape on the way.
+func (s *Store) openBeneath(rel string, flags int) (int, error) {
+	return s.openBeneathMode(rel, flags, 0)
+}
+
+// openBeneathMode is openBeneath with the mode for O_CREAT.
+func (s *Store) openBeneathMode(rel string, flags int, mode uint32) (int, error) {
+	how := unix.OpenHow{
+		Mode:    uint64(mode & 0o7777),
+		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		fd, err := unix.Openat2(s.fd, rel, &how)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &os.PathError{Op: "open", Path: rel, Err: err}
+		}
+		return fd, nil
+	}
+}
+
+// Entry is one snapshot directory of STORE as listed.
+type Entry struct {
+	Name string
+	Ino  uint64
+}
+
+// List returns the snapshot directories of STORE, sorted by name.
+func (s *Store) List() ([]Entry, error) {
+	f, err := os.Open(s.Dir)
+	if err != nil {
+		return nil, err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	out := make([]Entry, 0, len(names))
+	for _, name := range names {
+		if name == "" || name[0] == '.' {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstatat(s.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			continue
+		}
+		var mst unix.Stat_t
+		if unix.Fstatat(s.fd, name+"/manifest.bin", &mst, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			continue
+		}
+		if reserved(name) {
+			s.warnReserved(name)
+			continue
+		}
+		out = append(out, Entry{Name: name, Ino: st.Ino})
+	}
+	s.prune(out)
+	return out, nil
+}
+
+// RootStat is the stat of STORE with the newest mtime (and ctime) of
+// STORE and its visible subdirectories: a snapshot also comes or goes
+// when manifest.bin is written into, or removed from, a directory that
+// already exists, which changes that directory's mtime but not STORE's.
+func (s *Store) RootStat() (*unix.Stat_t, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(s.fd, &st); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.Dir)
+	if err != nil {
+		return nil, err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if name == "" || name[0] == '.' {
+			continue
+		}
+		var sub unix.Stat_t
+		if unix.Fstatat(s.fd, name, &sub, unix.AT_SYMLINK_NOFOLLOW) != nil || sub.Mode&unix.S_IFMT != unix.S_IFDIR {
+			continue
+		}
+		if timeAfter(&sub.Mtim, &st.Mtim) {
+			st.Mtim = sub.Mtim
+		}
+		if timeAfter(&sub.Mtim, &st.Ctim) {
+			st.Ctim = sub.Mtim
+		}
+	}
+	return &st, nil
+}
+
+func (s *Store) warnReserved(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.warned[name] {
+		s.warned[name] = true
+		slog.Warn("store directory hidden: the name is reserved by the tree", "store", s.Dir, "name", name)
+	}
+}
+
+// prune drops cached snapshots that are gone from STORE.
+func (s *Store) prune(live []Entry) {
+	keep := make(map[string]bool, len(live))
+	for _, e := range live {
+		keep[e.Name] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name := range s.snaps {
+		if !keep[name] {
+			delete(s.snaps, name)
+		}
+	}
+}
+
+// errNotSnapshot is returned for a name that is not a snapshot in STORE.
+var errNotSnapshot = fmt.Errorf("not a snapshot: %w", iofs.ErrNotExist)
+
+// Snapshot returns the current view of the snapshot name, reading again
+// whatever changed since the last call.
+func (s *Store) Snapshot(name string) (*Snap, error) {
+	if name == "" || name[0] == '.' || reserved(name) {
+		return nil, errNotSnapshot
+	}
+	dfd, err := s.openBeneath(name, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, errNotSnapshot
+	}
+	defer unix.Close(dfd)
+	var key snapKey
+	if err := unix.Fstat(dfd, &key.dir); err != nil {
+		return nil, err
+	}
+	for i, f := range sourceFiles {
+		key.files[i] = statAt(dfd, f)
+	}
+	if key.files[0].err != nil && errors.Is(key.files[0].err, iofs.ErrNotExist) {
+		return nil, errNotSnapshot
+	}
+
+	s.mu.Lock()
+	old := s.snaps[name]
+	s.mu.Unlock()
+	if old != nil && old.key.same(&key) {
+		return old, nil
+	}
+	sn := loadSnap(s, name, dfd, key)
+	s.mu.Lock()
+	s.snaps[name] = sn
+	s.mu.Unlock()
+	return sn, nil
+}
+
+// Latest returns the name of the valid snapshot with the newest
+// created_at (ties: the greatest name). The answer is cached briefly, since
+// it costs a look at every snapshot.
+func (s *Store) Latest() (string, bool) {
+	s.latestMu.Lock()
+	defer s.latestMu.Unlock()
+	if time.Since(s.latestAt) < s.cacheTTL {
+		return s.latest, s.latestOK
+	}
+	s.latest, s.latestOK = s.computeLatest()
+	s.latestAt = time.Now()
+	return s.latest, s.latestOK
+}
+
+func (s *Store) computeLatest() (string, bool) {
+	list, err := s.List()
+	if err != nil {
+		return "", false
+	}
+	type cand struct {
+		sn *Snap
+		t  snapshot.Timestamp
+	}
+	// Only manifests are needed to order the candidates; full validation
+	// runs on the newest ones until one passes.
+	var cands []cand
+	for _, e := range list {
+		sn, err := s.Snapshot(e.Name)
+		if err != nil || sn.Manifest == nil {
+			continue
+		}
+		cands = append(cands, cand{sn, sn.Manifest.CreatedAt})
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.t != b.t {
+			return a.t.Seconds > b.t.Seconds || a.t.Seconds == b.t.Seconds && a.t.Nanos > b.t.Nanos
+		}
+		return a.sn.Name > b.sn.Name
+	})
+	for _, c := range cands {
+		if c.sn.Report().Valid() {
+			return c.sn.Name, true
+		}
+	}
+	return "", false
+}
+
+// SharedWith names another snapshot whose memory.bin is the same file as
+// sn's, or "". The store-wide map is rebuilt at most once per cache period.
+func (s *Store) SharedWith(sn *Snap) string {
+	st := sn.key.files[fileMemory]
+	if st.err != nil {
+		return ""
+	}
+	s.sharedMu.Lock()
+	defer s.sharedMu.Unlock()
+	if s.shared == nil || time.Since(s.sharedAt) >= s.cacheTTL {
+		s.shared = map[[2]uint64][]string{}
+		list, _ := s.List()
+		for _, e := range list {
+			o, err := s.Snapshot(e.Name)
+			if err != nil || o.key.files[fileMemory].err != nil {
+				continue
+			}
+			m := o.key.files[fileMemory].st
+			k := [2]uint64{m.Dev, m.Ino}
+			s.shared[k] = append(s.shared[k], e.Name)
+		}
+		s.sharedAt = time.Now()
+	}
+	for _, other := range s.shared[[2]uint64{st.st.Dev, st.st.Ino}] {
+		if other != sn.Name {
+			return other
+		}
+	}
+	return ""
+}
+
+// Status is the status view of sn: its findings plus the store-wide
+// shared-memory warning.
+func (s *Store) Status(sn *Snap) []byte {
+	in := sn.checkInput()
+	in.MemorySharedWith = s.SharedWith(sn)
+	return snapshot.Check(in).Text()
+}
+
+// statAt lstats name in the directory dfd; anything but a regular file
+// is an error that says what it is instead.
+func statAt(dfd int, name string) fileStat {
+	var fs fileStat
+	if err := unix.Fstatat(dfd, name, &fs.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err == unix.ENOENT {
+			fs.err = fmt.Errorf("%s is missing: %w", name, iofs.ErrNotExist)
+		} else {
+			fs.err = err
+		}
+		return fs
+	}
+	switch fs.st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFLNK:
+		fs.err = errors.New("is a symlink, not a regular file")
+	default:
+		fs.err = fmt.Errorf("is not a regular file (mode %#o)", fs.st.Mode&unix.S_IFMT)
+	}
+	return fs
+}

@@ -1,0 +1,75 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Options configure a mounted tree.
+type Options struct {
+	// NoPassthrough serves the STORE files through the daemon (splice)
+	// instead of handing their fds to the kernel.
+	NoPassthrough bool
+	// ReadOnly hides new/: no snapshots can be created.
+	ReadOnly bool
+	// CommitDelay is how long a complete staging directory must stay
+	// unchanged before it is published by itself; 0 turns that off.
+	CommitDelay time.Duration
+}
+
+// tree is what every node of one mount shares.
+type tree struct {
+	store *Store
+	stage *stager
+	opts  Options
+	root  *rootNode
+}
+
+// newTree makes the shared state of a mount of store.
+func newTree(store *Store, opts Options) *tree {
+	t := &tree{store: store, opts: opts}
+	t.root = &rootNode{t: t}
+	t.stage = newStager(t)
+	t.stage.published = t.published
+	return t
+}
+
+// published drops the kernel's entries for a staging directory that just
+// became a snapshot. It runs apart from the FUSE request that published
+// (a rename holds the kernel's directory locks until it returns).
+func (t *tree) published(staged, name string) {
+	go func() {
+		t.root.NotifyEntry(name)
+		if nd := t.root.GetChild("new"); nd != nil {
+			nd.NotifyEntry(staged)
+		}
+	}()
+}
+
+// resume schedules the automatic publish of staging directories left by
+// an earlier run of the daemon.
+func (t *tree) resume() {
+	names, _ := t.stage.list()
+	for _, n := range names {
+		t.stage.touched(n)
+	}
+}
+
+// attrNode is a node that can describe itself, so a parent's Lookup and
+// Readdir fill the same attributes Getattr would.
+type attrNode interface {
+	fusefs.InodeEmbedder
+	attr(ctx context.Context, out *fuse.Attr) syscall.Errno
+}
+
+// lookupChild registers child under parent and fills out from it.
+func lookupChild(ctx context.Context, parent *fusefs.Inode, child attrNode, id fusefs.StableAttr, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	if errno := child.attr(ctx, &out.Attr); errno != 0 {
+		return nil, errno
+	}
+	return parent.NewInode(ctx, child, id), 0
+}

@@ -1,0 +1,90 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// renderFunc makes a view's bytes from a snapshot, and names the STORE
+// file whose times the view takes.
+type renderFunc func(sn *Snap) (data []byte, src *unix.Stat_t, err error)
+
+// viewNode is a small generated file: manifest.json, manifest/<field>,
+// status, state/<unit>/type_url. The bytes come from the snapshot's
+// cache, which is rebuilt only when a source file changes; an open file
+// keeps the bytes it saw at open, so its size and content agree.
+type viewNode struct {
+	fusefs.Inode
+	readOnly
+	t      *tree
+	snap   string
+	slot   uint64
+	render renderFunc
+}
+
+var (
+	_ = (fusefs.NodeOpener)((*viewNode)(nil))
+	_ = (fusefs.NodeGetattrer)((*viewNode)(nil))
+)
+
+func (v *viewNode) content(ctx context.Context) ([]byte, *unix.Stat_t, *Snap, syscall.Errno) {
+	sn, err := v.t.store.Snapshot(v.snap)
+	if err != nil {
+		return nil, nil, nil, toErrno(ctx, "view", err)
+	}
+	data, src, err := v.render(sn)
+	if err != nil {
+		return nil, nil, nil, toErrno(ctx, "view", err)
+	}
+	return data, src, sn, 0
+}
+
+func (v *viewNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
+	data, src, sn, errno := v.content(ctx)
+	if errno != 0 {
+		return errno
+	}
+	setView(out, ino(sn.Ino(), v.slot), len(data), src)
+	return 0
+}
+
+func (v *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if errno := v.attr(ctx, &out.Attr); errno != 0 {
+		return errno
+	}
+	if h, ok := f.(*viewHandle); ok {
+		out.Size = uint64(len(h.data))
+	}
+	return 0
+}
+
+func (v *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if wantsWrite(flags) {
+		return nil, 0, syscall.EROFS
+	}
+	data, _, _, errno := v.content(ctx)
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	return &viewHandle{data: data}, 0, 0
+}
+
+// viewHandle is an open view: the bytes as they were at open.
+type viewHandle struct{ data []byte }
+
+var _ = (fusefs.FileReader)((*viewHandle)(nil))
+
+func (h *viewHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off >= int64(len(h.data)) {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := off + int64(len(dest))
+	if end > int64(len(h.data)) {
+		end = int64(len(h.data))
+	}
+	return fuse.ReadResultData(h.data[off:end]), 0
+}
