@@ -18,8 +18,13 @@ type MountConfig struct {
 }
 
 // cacheTimeout is how long the kernel may trust an entry or attribute
-// without asking again; it bounds how late a change to STORE shows.
+// without asking again when STORE cannot be watched; it bounds how late a
+// change to STORE shows.
 const cacheTimeout = 500 * time.Millisecond
+
+// cacheForever is the kernel's timeout while a watcher reports every
+// change to STORE as an invalidation.
+const cacheForever = time.Hour
 
 // Mount serves STORE at mnt and returns once the mount is ready. The
 // caller runs server.Wait and server.Unmount.
@@ -29,8 +34,12 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 		return nil, err
 	}
 	t := newTree(store, cfg.Options)
-	timeout := cacheTimeout
-	var negative time.Duration
+	timeout, negative := cacheTimeout, time.Duration(0)
+	if _, err := startWatcher(t); err != nil {
+		slog.Warn("cannot watch STORE; changes show within the cache timeout", "err", err, "timeout", cacheTimeout)
+	} else {
+		timeout, negative = cacheForever, cacheForever
+	}
 	opts := &fusefs.Options{
 		MountOptions: fuse.MountOptions{
 			FsName:       storeDir,

@@ -44,6 +44,7 @@ func (d *newDirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse
 }
 
 func (d *newDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	volatileEntry(out)
 	st, ok := d.t.stage.exists(name)
 	if !ok {
 		return nil, syscall.ENOENT

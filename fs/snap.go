@@ -59,8 +59,10 @@ func (k *snapKey) same(o *snapKey) bool {
 // Snap is one version of a snapshot as read from STORE. It is immutable
 // once made, except for the state index, which is read on first need.
 type Snap struct {
-	Name string
-	key  snapKey
+	Name    string
+	key     snapKey
+	epoch   uint64    // the store's epoch for Name when key was read; under Store.mu
+	checked time.Time // when key was read; under Store.mu
 
 	ManifestBytes []byte
 	ManifestErr   error              // reading manifest.bin

@@ -95,6 +95,9 @@ func (d *snapDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 			child = &stateDirNode{t: d.t, snap: d.name}
 		}
 		id := fusefs.StableAttr{Mode: e.mode, Ino: ino(sn.Ino(), e.slot), Gen: gen(d.name)}
+		if e.slot == slotStatus {
+			out.SetAttrTimeout(volatile) // see viewNode.Open
+		}
 		return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
 	}
 	return nil, syscall.ENOENT

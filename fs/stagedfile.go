@@ -50,6 +50,7 @@ func (f *stagedFileNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno
 }
 
 func (f *stagedFileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.SetTimeout(volatile)
 	if h, ok := fh.(*stagedHandle); ok {
 		var st unix.Stat_t
 		if err := unix.Fstat(h.fd, &st); err != nil {

@@ -45,20 +45,24 @@ func (n *stagedStatusNode) attr(ctx context.Context, out *fuse.Attr) syscall.Err
 }
 
 func (n *stagedStatusNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if errno := n.attr(ctx, &out.Attr); errno != 0 {
-		return errno
-	}
+	out.SetTimeout(volatile)
 	if h, ok := f.(*viewHandle); ok {
-		out.Size = uint64(len(h.data))
+		out.Attr = h.attr
+		return 0
 	}
-	return 0
+	return n.attr(ctx, &out.Attr)
 }
 
 func (n *stagedStatusNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if wantsWrite(flags) {
 		return nil, 0, syscall.EACCES
 	}
-	return &viewHandle{data: n.t.stage.status(n.stage())}, fuse.FOPEN_DIRECT_IO, 0
+	h := &viewHandle{data: n.t.stage.status(n.stage())}
+	if errno := n.attr(ctx, &h.attr); errno != 0 {
+		return nil, 0, errno
+	}
+	h.attr.Size = uint64(len(h.data))
+	return h, fuse.FOPEN_DIRECT_IO, 0
 }
 
 // status renders the staging status view.

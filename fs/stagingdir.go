@@ -55,6 +55,7 @@ func (d *stagingDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno
 }
 
 func (d *stagingDirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.SetTimeout(volatile)
 	return d.attr(ctx, &out.Attr)
 }
 
@@ -65,10 +66,12 @@ func (d *stagingDirNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *f
 	if err := setattrAt(d.t.store.fd, stagingRel(d.name()), in); err != nil {
 		return toErrno(ctx, "setattr", err)
 	}
+	out.SetTimeout(volatile)
 	return d.attr(ctx, &out.Attr)
 }
 
 func (d *stagingDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	volatileEntry(out)
 	if name == statusName {
 		st, ok := d.t.stage.exists(d.name())
 		if !ok {

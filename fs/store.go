@@ -24,19 +24,72 @@ type Store struct {
 	Dir string
 	fd  int // O_PATH fd of STORE
 
+	// watched is set while a watcher reports every change to STORE: the
+	// caches below then live until invalidated. Without one they are
+	// trusted for cacheTTL.
+	watched  bool
+	cacheTTL time.Duration
+
 	mu     sync.Mutex
 	snaps  map[string]*Snap
-	warned map[string]bool // reserved names already logged
+	epochs map[string]uint64 // per name, bumped by invalidate
+	epoch  uint64            // bumped by every invalidation
+	warned map[string]bool   // reserved names already logged
+	list   *listing
+	onDir  func(name string) // called for each STORE directory listed (the watcher adds it)
 
-	latestMu  sync.Mutex
-	latest    string
-	latestOK  bool
-	latestAt  time.Time
-	sharedMu  sync.Mutex
-	shared    map[[2]uint64][]string // memory.bin (dev, ino) -> snapshot names
-	sharedAt  time.Time
-	cacheTTL  time.Duration
-	stagingMu sync.Mutex
+	latestMu sync.Mutex
+	latest   derived[string]
+	sharedMu sync.Mutex
+	shared   derived[map[[2]uint64][]string] // memory.bin (dev, ino) -> snapshot names
+}
+
+// listing is one read of STORE's directory.
+type listing struct {
+	entries []Entry
+	stat    unix.Stat_t // STORE, with the newest mtime of its subdirectories
+	epoch   uint64
+	at      time.Time
+}
+
+// derived is a store-wide answer cached like a listing.
+type derived[T any] struct {
+	val   T
+	ok    bool
+	valid bool
+	epoch uint64
+	at    time.Time
+}
+
+// fresh reports whether a cache made at epoch and time at is still good.
+// Callers hold s.mu.
+func (s *Store) fresh(epoch uint64, at time.Time) bool {
+	if s.watched {
+		return epoch == s.epoch
+	}
+	return time.Since(at) < s.cacheTTL
+}
+
+// invalidate forgets what is cached about name (a STORE entry) and about
+// the store as a whole.
+func (s *Store) invalidate(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.epoch++
+	s.epochs[name]++
+	s.list = nil
+}
+
+// invalidateAll forgets every cache (the watcher lost events).
+func (s *Store) invalidateAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.epoch++
+	for name := range s.epochs {
+		s.epochs[name]++
+	}
+	s.snaps = map[string]*Snap{}
+	s.list = nil
 }
 
 // OpenStore opens the store directory dir.
@@ -49,6 +102,7 @@ func OpenStore(dir string) (*Store, error) {
 		Dir:      dir,
 		fd:       fd,
 		snaps:    map[string]*Snap{},
+		epochs:   map[string]uint64{},
 		warned:   map[string]bool{},
 		cacheTTL: 500 * time.Millisecond,
 	}, nil
@@ -94,6 +148,40 @@ type Entry struct {
 
 // List returns the snapshot directories of STORE, sorted by name.
 func (s *Store) List() ([]Entry, error) {
+	l, err := s.listing()
+	if err != nil {
+		return nil, err
+	}
+	return l.entries, nil
+}
+
+// RootStat is the stat of STORE with the newest mtime (and ctime) of
+// STORE and its visible subdirectories: a snapshot also comes or goes
+// when manifest.bin is written into, or removed from, a directory that
+// already exists, which changes that directory's mtime but not STORE's.
+func (s *Store) RootStat() (*unix.Stat_t, error) {
+	l, err := s.listing()
+	if err != nil {
+		return nil, err
+	}
+	st := l.stat
+	return &st, nil
+}
+
+// listing returns the cached read of STORE, reading it again when stale.
+func (s *Store) listing() (*listing, error) {
+	s.mu.Lock()
+	l, epoch := s.list, s.epoch
+	if l != nil && s.fresh(l.epoch, l.at) {
+		s.mu.Unlock()
+		return l, nil
+	}
+	s.mu.Unlock()
+
+	l = &listing{epoch: epoch, at: time.Now()}
+	if err := unix.Fstat(s.fd, &l.stat); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(s.Dir)
 	if err != nil {
 		return nil, err
@@ -104,7 +192,7 @@ func (s *Store) List() ([]Entry, error) {
 		return nil, err
 	}
 	sort.Strings(names)
-	out := make([]Entry, 0, len(names))
+	l.entries = make([]Entry, 0, len(names))
 	for _, name := range names {
 		if name == "" || name[0] == '.' {
 			continue
@@ -112,6 +200,15 @@ func (s *Store) List() ([]Entry, error) {
 		var st unix.Stat_t
 		if unix.Fstatat(s.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			continue
+		}
+		if s.onDir != nil {
+			s.onDir(name)
+		}
+		if timeAfter(&st.Mtim, &l.stat.Mtim) {
+			l.stat.Mtim = st.Mtim
+		}
+		if timeAfter(&st.Mtim, &l.stat.Ctim) {
+			l.stat.Ctim = st.Mtim
 		}
 		var mst unix.Stat_t
 		if unix.Fstatat(s.fd, name+"/manifest.bin", &mst, unix.AT_SYMLINK_NOFOLLOW) != nil {
@@ -121,46 +218,15 @@ func (s *Store) List() ([]Entry, error) {
 			s.warnReserved(name)
 			continue
 		}
-		out = append(out, Entry{Name: name, Ino: st.Ino})
+		l.entries = append(l.entries, Entry{Name: name, Ino: st.Ino})
 	}
-	s.prune(out)
-	return out, nil
-}
-
-// RootStat is the stat of STORE with the newest mtime (and ctime) of
-// STORE and its visible subdirectories: a snapshot also comes or goes
-// when manifest.bin is written into, or removed from, a directory that
-// already exists, which changes that directory's mtime but not STORE's.
-func (s *Store) RootStat() (*unix.Stat_t, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(s.fd, &st); err != nil {
-		return nil, err
+	s.prune(l.entries)
+	s.mu.Lock()
+	if s.epoch == epoch {
+		s.list = l
 	}
-	f, err := os.Open(s.Dir)
-	if err != nil {
-		return nil, err
-	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	for _, name := range names {
-		if name == "" || name[0] == '.' {
-			continue
-		}
-		var sub unix.Stat_t
-		if unix.Fstatat(s.fd, name, &sub, unix.AT_SYMLINK_NOFOLLOW) != nil || sub.Mode&unix.S_IFMT != unix.S_IFDIR {
-			continue
-		}
-		if timeAfter(&sub.Mtim, &st.Mtim) {
-			st.Mtim = sub.Mtim
-		}
-		if timeAfter(&sub.Mtim, &st.Ctim) {
-			st.Ctim = sub.Mtim
-		}
-	}
-	return &st, nil
+	s.mu.Unlock()
+	return l, nil
 }
 
 func (s *Store) warnReserved(name string) {
@@ -196,6 +262,13 @@ func (s *Store) Snapshot(name string) (*Snap, error) {
 	if name == "" || name[0] == '.' || reserved(name) {
 		return nil, errNotSnapshot
 	}
+	s.mu.Lock()
+	old, epoch := s.snaps[name], s.epochs[name]
+	if old != nil && old.epoch == epoch && (s.watched || time.Since(old.checked) < s.cacheTTL) {
+		s.mu.Unlock()
+		return old, nil
+	}
+	s.mu.Unlock()
 	dfd, err := s.openBeneath(name, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, errNotSnapshot
@@ -212,15 +285,16 @@ func (s *Store) Snapshot(name string) (*Snap, error) {
 		return nil, errNotSnapshot
 	}
 
-	s.mu.Lock()
-	old := s.snaps[name]
-	s.mu.Unlock()
-	if old != nil && old.key.same(&key) {
-		return old, nil
+	sn := old
+	if sn == nil || !sn.key.same(&key) {
+		sn = loadSnap(s, name, dfd, key)
 	}
-	sn := loadSnap(s, name, dfd, key)
 	s.mu.Lock()
-	s.snaps[name] = sn
+	if s.epochs[name] == epoch {
+		// Not changed while we read it: this version may be cached.
+		sn.epoch, sn.checked = epoch, time.Now()
+		s.snaps[name] = sn
+	}
 	s.mu.Unlock()
 	return sn, nil
 }
@@ -231,12 +305,18 @@ func (s *Store) Snapshot(name string) (*Snap, error) {
 func (s *Store) Latest() (string, bool) {
 	s.latestMu.Lock()
 	defer s.latestMu.Unlock()
-	if time.Since(s.latestAt) < s.cacheTTL {
-		return s.latest, s.latestOK
+	s.mu.Lock()
+	d, epoch := s.latest, s.epoch
+	fresh := d.valid && s.fresh(d.epoch, d.at)
+	s.mu.Unlock()
+	if fresh {
+		return d.val, d.ok
 	}
-	s.latest, s.latestOK = s.computeLatest()
-	s.latestAt = time.Now()
-	return s.latest, s.latestOK
+	name, ok := s.computeLatest()
+	s.mu.Lock()
+	s.latest = derived[string]{val: name, ok: ok, valid: true, epoch: epoch, at: time.Now()}
+	s.mu.Unlock()
+	return name, ok
 }
 
 func (s *Store) computeLatest() (string, bool) {
@@ -277,26 +357,33 @@ func (s *Store) computeLatest() (string, bool) {
 // sn's, or "". The store-wide map is rebuilt at most once per cache period.
 func (s *Store) SharedWith(sn *Snap) string {
 	st := sn.key.files[fileMemory]
-	if st.err != nil {
-		return ""
+	if st.err != nil || st.st.Nlink < 2 {
+		return "" // a file with one link is nobody else's
 	}
 	s.sharedMu.Lock()
 	defer s.sharedMu.Unlock()
-	if s.shared == nil || time.Since(s.sharedAt) >= s.cacheTTL {
-		s.shared = map[[2]uint64][]string{}
+	s.mu.Lock()
+	d, epoch := s.shared, s.epoch
+	fresh := d.valid && s.fresh(d.epoch, d.at)
+	s.mu.Unlock()
+	if !fresh {
+		m := map[[2]uint64][]string{}
 		list, _ := s.List()
 		for _, e := range list {
 			o, err := s.Snapshot(e.Name)
 			if err != nil || o.key.files[fileMemory].err != nil {
 				continue
 			}
-			m := o.key.files[fileMemory].st
-			k := [2]uint64{m.Dev, m.Ino}
-			s.shared[k] = append(s.shared[k], e.Name)
+			f := o.key.files[fileMemory].st
+			k := [2]uint64{f.Dev, f.Ino}
+			m[k] = append(m[k], e.Name)
 		}
-		s.sharedAt = time.Now()
+		d = derived[map[[2]uint64][]string]{val: m, valid: true, epoch: epoch, at: time.Now()}
+		s.mu.Lock()
+		s.shared = d
+		s.mu.Unlock()
 	}
-	for _, other := range s.shared[[2]uint64{st.st.Dev, st.st.Ino}] {
+	for _, other := range d.val[[2]uint64{st.st.Dev, st.st.Ino}] {
 		if other != sn.Name {
 			return other
 		}

@@ -73,3 +73,27 @@ func lookupChild(ctx context.Context, parent *fusefs.Inode, child attrNode, id f
 	}
 	return parent.NewInode(ctx, child, id), 0
 }
+
+// volatile is the kernel timeout of staging entries (new/...): they change
+// through writes the daemon does not see (passthrough) and are not
+// watched, so the kernel asks again every time. (Zero would mean "the
+// mount's default" to go-fuse.)
+const volatile = time.Nanosecond
+
+// volatileEntry sets out's timeouts for a staging entry.
+func volatileEntry(out *fuse.EntryOut) {
+	out.SetEntryTimeout(volatile)
+	out.SetAttrTimeout(volatile)
+}
+
+// keepCache is the open flags of an immutable view: while a watcher
+// turns every change of its source into a notification, the kernel may
+// keep its pages and skip the flush on close.
+func (t *tree) keepCache() uint32 {
+	t.store.mu.Lock()
+	defer t.store.mu.Unlock()
+	if t.store.watched {
+		return fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH
+	}
+	return 0
+}

@@ -49,13 +49,11 @@ func (v *valueNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 }
 
 func (v *valueNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if errno := v.attr(ctx, &out.Attr); errno != 0 {
-		return errno
-	}
 	if h, ok := f.(*sliceHandle); ok {
-		out.Size = uint64(h.size)
+		out.Attr = h.attr // an open value stays what it was, even if its snapshot goes
+		return 0
 	}
-	return 0
+	return v.attr(ctx, &out.Attr)
 }
 
 func (v *valueNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
@@ -76,7 +74,9 @@ func (v *valueNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, 
 		unix.Close(fd)
 		return nil, 0, syscall.ESTALE
 	}
-	return &sliceHandle{f: os.NewFile(uintptr(fd), "state.bin"), base: off, size: n}, 0, 0
+	h := &sliceHandle{f: os.NewFile(uintptr(fd), "state.bin"), base: off, size: n}
+	setView(&h.attr, ino(sn.Ino(), v.slot), int(n), &sn.File(fileState).st)
+	return h, v.t.keepCache(), 0
 }
 
 // sliceHandle reads [base, base+size) of a STORE file.
@@ -84,6 +84,7 @@ type sliceHandle struct {
 	f    *os.File
 	base int64
 	size int64
+	attr fuse.Attr // as at open
 }
 
 var (

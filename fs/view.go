@@ -53,28 +53,40 @@ func (v *viewNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 }
 
 func (v *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if errno := v.attr(ctx, &out.Attr); errno != 0 {
-		return errno
+	if v.slot == slotStatus {
+		out.SetTimeout(volatile)
 	}
 	if h, ok := f.(*viewHandle); ok {
-		out.Size = uint64(len(h.data))
+		out.Attr = h.attr // an open view stays what it was, even if its snapshot goes
+		return 0
 	}
-	return 0
+	return v.attr(ctx, &out.Attr)
 }
 
 func (v *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if wantsWrite(flags) {
 		return nil, 0, syscall.EROFS
 	}
-	data, _, _, errno := v.content(ctx)
+	data, src, sn, errno := v.content(ctx)
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	return &viewHandle{data: data}, 0, 0
+	h := &viewHandle{data: data}
+	setView(&h.attr, ino(sn.Ino(), v.slot), len(data), src)
+	if v.slot == slotStatus {
+		// status also depends on other snapshots (shared memory.bin),
+		// which no notification for this one covers: always ask.
+		return h, fuse.FOPEN_DIRECT_IO, 0
+	}
+	return h, v.t.keepCache(), 0
 }
 
-// viewHandle is an open view: the bytes as they were at open.
-type viewHandle struct{ data []byte }
+// viewHandle is an open view: the bytes and attributes as they were at
+// open.
+type viewHandle struct {
+	data []byte
+	attr fuse.Attr
+}
 
 var _ = (fusefs.FileReader)((*viewHandle)(nil))
 

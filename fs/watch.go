@@ -1,0 +1,196 @@
+package fs
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+	"unsafe"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"golang.org/x/sys/unix"
+)
+
+// watcher turns inotify events on STORE and its directories into cache
+// invalidation, in the store and in the kernel. With it, the kernel may
+// keep entries and attributes for as long as it likes (cacheForever):
+// every change reaches it as a notification instead of a timeout.
+type watcher struct {
+	t *tree
+	f *os.File // the inotify fd
+
+	mu      sync.Mutex
+	wds     map[int32]string // watch -> STORE entry name ("" is STORE)
+	dirs    map[string]int32
+	pending map[string]bool
+	all     bool // events were lost: drop everything
+	full    bool // the watch limit was hit (logged once)
+	kick    chan struct{}
+}
+
+const (
+	storeMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
+		unix.IN_ATTRIB | unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW
+	dirMask = storeMask | unix.IN_CLOSE_WRITE | unix.IN_MODIFY | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF
+
+	// coalesce gathers a burst of events (a copy, a running VM) into one
+	// round of kernel notifications.
+	coalesce = 20 * time.Millisecond
+)
+
+// startWatcher watches STORE; each directory in it is added when listed
+// or created.
+func startWatcher(t *tree) (*watcher, error) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return nil, err
+	}
+	w := &watcher{
+		t:       t,
+		f:       os.NewFile(uintptr(fd), "inotify"),
+		wds:     map[int32]string{},
+		dirs:    map[string]int32{},
+		pending: map[string]bool{},
+		kick:    make(chan struct{}, 1),
+	}
+	wd, err := unix.InotifyAddWatch(fd, t.store.Dir, storeMask)
+	if err != nil {
+		w.f.Close()
+		return nil, err
+	}
+	w.wds[int32(wd)] = ""
+	t.store.onDir = w.add
+	t.store.mu.Lock()
+	t.store.watched = true
+	t.store.mu.Unlock()
+	go w.read()
+	go w.flush()
+	return w, nil
+}
+
+// add watches STORE/name, once.
+func (w *watcher) add(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.dirs[name]; ok {
+		return
+	}
+	wd, err := unix.InotifyAddWatch(int(w.f.Fd()), filepath.Join(w.t.store.Dir, name), dirMask)
+	if err != nil {
+		if errors.Is(err, unix.ENOSPC) && !w.full {
+			w.full = true
+			slog.Warn("inotify watch limit reached: changes made inside further snapshot directories show only after a remount; raise fs.inotify.max_user_watches", "dir", name)
+		}
+		return
+	}
+	if old, ok := w.wds[int32(wd)]; ok && old != name {
+		delete(w.dirs, old) // the same directory, renamed
+	}
+	w.wds[int32(wd)] = name
+	w.dirs[name] = int32(wd)
+}
+
+func (w *watcher) read() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := w.f.Read(buf)
+		if err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				slog.Error("inotify read failed; changes to STORE show only after a remount", "err", err)
+			}
+			return
+		}
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			name := string(bytes.TrimRight(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)], "\x00"))
+			off += unix.SizeofInotifyEvent + int(ev.Len)
+			w.event(ev.Wd, ev.Mask, name)
+		}
+	}
+}
+
+func (w *watcher) event(wd int32, mask uint32, name string) {
+	if mask&unix.IN_Q_OVERFLOW != 0 {
+		w.t.store.invalidateAll()
+		w.mu.Lock()
+		w.all = true
+		w.mu.Unlock()
+		w.poke()
+		return
+	}
+	w.mu.Lock()
+	dir, ok := w.wds[wd]
+	if mask&unix.IN_IGNORED != 0 {
+		delete(w.wds, wd)
+		if ok && w.dirs[dir] == wd {
+			delete(w.dirs, dir)
+		}
+	}
+	w.mu.Unlock()
+	if !ok {
+		return
+	}
+	entry := dir
+	if dir == "" { // an entry of STORE itself
+		entry = name
+		if entry == "" || entry[0] == '.' {
+			return // hidden: staging, temporary names
+		}
+		if mask&unix.IN_ISDIR != 0 && mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
+			w.add(entry)
+		}
+	}
+	w.t.store.invalidate(entry)
+	w.mu.Lock()
+	w.pending[entry] = true
+	w.mu.Unlock()
+	w.poke()
+}
+
+func (w *watcher) poke() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flush sends the kernel the invalidations gathered since the last round.
+func (w *watcher) flush() {
+	for range w.kick {
+		time.Sleep(coalesce)
+		w.mu.Lock()
+		pending, all := w.pending, w.all
+		w.pending, w.all = map[string]bool{}, false
+		w.mu.Unlock()
+		root := w.t.root.EmbeddedInode()
+		if all {
+			for name := range root.Children() {
+				pending[name] = true
+			}
+		}
+		for name := range pending {
+			if ch := root.GetChild(name); ch != nil {
+				dropContent(ch)
+			}
+			root.NotifyEntry(name)
+		}
+		root.NotifyEntry("latest")
+		root.NotifyContent(0, 0) // the listing and the root's mtime
+	}
+}
+
+// dropContent drops the kernel's cached data and attributes of n and
+// everything the daemon knows below it, so a node the kernel keeps (an
+// open file, a cwd) is read again too.
+func dropContent(n *fusefs.Inode) {
+	for _, ch := range n.Children() {
+		dropContent(ch)
+	}
+	n.NotifyContent(0, 0)
+}
+
+// close stops the watcher.
+func (w *watcher) close() { w.f.Close() }
