@@ -68,6 +68,9 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	if !cfg.ReadOnly {
 		t.resume()
 	}
+	done := make(chan struct{})
+	go func() { server.Wait(); close(done) }()
+	go t.evictLoop(done)
 	slog.Info("mounted", "store", storeDir, "mnt", mnt,
 		"passthrough", !cfg.NoPassthrough && server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0)
 	return server, nil

@@ -17,7 +17,7 @@ func renderJSON(sn *Snap) ([]byte, *unix.Stat_t, error) {
 	if sn.Manifest == nil {
 		return nil, nil, errNoView
 	}
-	return sn.JSON, &sn.File(fileManifest).st, nil
+	return sn.JSON(), &sn.File(fileManifest).st, nil
 }
 
 func renderField(i int) renderFunc {

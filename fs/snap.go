@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -61,14 +62,16 @@ func (k *snapKey) same(o *snapKey) bool {
 type Snap struct {
 	Name    string
 	key     snapKey
-	epoch   uint64    // the store's epoch for Name when key was read; under Store.mu
-	checked time.Time // when key was read; under Store.mu
+	epoch   uint64       // the store's epoch for Name when key was read; under Store.mu
+	checked time.Time    // when key was read; under Store.mu
+	used    atomic.Int64 // unix nanos of the last use, for eviction
 
 	ManifestBytes []byte
 	ManifestErr   error              // reading manifest.bin
 	Manifest      *snapshot.Manifest // nil when it does not decode
 	DecodeErr     error
-	JSON          []byte // manifest.json view; nil without Manifest
+	jsonOnce      sync.Once
+	json          []byte // manifest.json view; nil without Manifest
 
 	store     *Store
 	stateOnce sync.Once
@@ -87,16 +90,50 @@ func (sn *Snap) Dir() *unix.Stat_t { return &sn.key.dir }
 // File returns the lstat of source file i (fileManifest...).
 func (sn *Snap) File(i int) *fileStat { return &sn.key.files[i] }
 
-func loadSnap(s *Store, name string, dfd int, key snapKey) *Snap {
+func loadSnap(s *Store, name string, key snapKey) *Snap {
 	sn := &Snap{Name: name, key: key, store: s}
-	sn.ManifestBytes, sn.ManifestErr = readSmall(dfd, "manifest.bin", &key.files[fileManifest])
+	sn.ManifestBytes, sn.ManifestErr = s.readSmall(name+"/manifest.bin", &key.files[fileManifest])
 	if sn.ManifestErr == nil {
 		sn.Manifest, sn.DecodeErr = snapshot.DecodeManifest(sn.ManifestBytes)
-		if sn.DecodeErr == nil {
-			sn.JSON = sn.Manifest.JSON()
-		}
 	}
 	return sn
+}
+
+// JSON is the manifest.json view, rendered on first need (listing a
+// store decodes every manifest but shows few).
+func (sn *Snap) JSON() []byte {
+	sn.jsonOnce.Do(func() {
+		if sn.Manifest != nil {
+			sn.json = sn.Manifest.JSON()
+		}
+	})
+	return sn.json
+}
+
+// readSmall reads the regular file rel (of the size st says) with one
+// pread; a hostile 1 GiB manifest.bin is refused, not read.
+func (s *Store) readSmall(rel string, st *fileStat) ([]byte, error) {
+	if st.err != nil {
+		return nil, st.err
+	}
+	if st.st.Size > snapshot.MaxManifestSize {
+		return nil, fmt.Errorf("%d bytes, larger than %d bytes", st.st.Size, snapshot.MaxManifestSize)
+	}
+	fd, err := s.openBeneath(rel, unix.O_RDONLY|unix.O_NONBLOCK)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	// One byte more than expected tells a file that grew since the stat.
+	b := make([]byte, st.st.Size+1)
+	n, err := unix.Pread(fd, b, 0)
+	if err != nil {
+		return nil, err
+	}
+	if n > int(st.st.Size) {
+		return nil, fmt.Errorf("changed while being read")
+	}
+	return b[:n], nil
 }
 
 // State returns the index of state.bin, read on first need: listing a

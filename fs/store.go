@@ -6,6 +6,9 @@ import (
 	iofs "io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -253,12 +256,38 @@ func (s *Store) prune(live []Entry) {
 	}
 }
 
+// lastUse is when the snapshot name was last used (unix nanos), 0 if it
+// is not cached.
+func (s *Store) lastUse(name string) int64 {
+	s.mu.Lock()
+	sn := s.snaps[name]
+	s.mu.Unlock()
+	if sn == nil {
+		return 0
+	}
+	return sn.used.Load()
+}
+
 // errNotSnapshot is returned for a name that is not a snapshot in STORE.
 var errNotSnapshot = fmt.Errorf("not a snapshot: %w", iofs.ErrNotExist)
 
 // Snapshot returns the current view of the snapshot name, reading again
 // whatever changed since the last call.
-func (s *Store) Snapshot(name string) (*Snap, error) {
+func (s *Store) Snapshot(name string) (*Snap, error) { return s.get(name, true) }
+
+// peek is Snapshot for store-wide questions (latest, shared memory): it
+// does not add to the cache what nobody has looked at, so a large store
+// costs memory only for the snapshots in use.
+func (s *Store) peek(name string) (*Snap, error) { return s.get(name, false) }
+
+// drop forgets the cached snapshot name (the kernel forgot it too).
+func (s *Store) drop(name string) {
+	s.mu.Lock()
+	delete(s.snaps, name)
+	s.mu.Unlock()
+}
+
+func (s *Store) get(name string, keep bool) (*Snap, error) {
 	if name == "" || name[0] == '.' || reserved(name) {
 		return nil, errNotSnapshot
 	}
@@ -266,20 +295,20 @@ func (s *Store) Snapshot(name string) (*Snap, error) {
 	old, epoch := s.snaps[name], s.epochs[name]
 	if old != nil && old.epoch == epoch && (s.watched || time.Since(old.checked) < s.cacheTTL) {
 		s.mu.Unlock()
+		if keep {
+			old.used.Store(time.Now().UnixNano())
+		}
 		return old, nil
 	}
 	s.mu.Unlock()
-	dfd, err := s.openBeneath(name, unix.O_PATH|unix.O_DIRECTORY)
-	if err != nil {
+	// The listing made sure name is a directory, not a symlink; lstat
+	// confirms it, and the files are lstat'ed and opened beneath STORE.
+	var key snapKey
+	if err := unix.Fstatat(s.fd, name, &key.dir, unix.AT_SYMLINK_NOFOLLOW); err != nil || key.dir.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return nil, errNotSnapshot
 	}
-	defer unix.Close(dfd)
-	var key snapKey
-	if err := unix.Fstat(dfd, &key.dir); err != nil {
-		return nil, err
-	}
 	for i, f := range sourceFiles {
-		key.files[i] = statAt(dfd, f)
+		key.files[i] = statAt(s.fd, name+"/"+f)
 	}
 	if key.files[0].err != nil && errors.Is(key.files[0].err, iofs.ErrNotExist) {
 		return nil, errNotSnapshot
@@ -287,15 +316,18 @@ func (s *Store) Snapshot(name string) (*Snap, error) {
 
 	sn := old
 	if sn == nil || !sn.key.same(&key) {
-		sn = loadSnap(s, name, dfd, key)
+		sn = loadSnap(s, name, key)
 	}
 	s.mu.Lock()
-	if s.epochs[name] == epoch {
+	if s.epochs[name] == epoch && (keep || old != nil) {
 		// Not changed while we read it: this version may be cached.
 		sn.epoch, sn.checked = epoch, time.Now()
 		s.snaps[name] = sn
 	}
 	s.mu.Unlock()
+	if keep {
+		sn.used.Store(time.Now().UnixNano())
+	}
 	return sn, nil
 }
 
@@ -325,32 +357,64 @@ func (s *Store) computeLatest() (string, bool) {
 		return "", false
 	}
 	type cand struct {
-		sn *Snap
-		t  snapshot.Timestamp
+		name string
+		t    snapshot.Timestamp
 	}
 	// Only manifests are needed to order the candidates; full validation
-	// runs on the newest ones until one passes.
-	var cands []cand
-	for _, e := range list {
-		sn, err := s.Snapshot(e.Name)
-		if err != nil || sn.Manifest == nil {
-			continue
-		}
-		cands = append(cands, cand{sn, sn.Manifest.CreatedAt})
+	// runs on the newest ones until one passes. Reading them is mostly
+	// waiting on syscalls, so it is spread over the CPUs.
+	cands := make([]cand, len(list))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(list); i += workers {
+				if m := s.manifestOf(list[i].Name); m != nil {
+					cands[i] = cand{list[i].Name, m.CreatedAt}
+				}
+			}
+		}()
 	}
+	wg.Wait()
+	cands = slices.DeleteFunc(cands, func(c cand) bool { return c.name == "" })
 	sort.Slice(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
 		if a.t != b.t {
 			return a.t.Seconds > b.t.Seconds || a.t.Seconds == b.t.Seconds && a.t.Nanos > b.t.Nanos
 		}
-		return a.sn.Name > b.sn.Name
+		return a.name > b.name
 	})
 	for _, c := range cands {
-		if c.sn.Report().Valid() {
-			return c.sn.Name, true
+		if sn, err := s.peek(c.name); err == nil && sn.Report().Valid() {
+			return c.name, true
 		}
 	}
 	return "", false
+}
+
+// manifestOf is the decoded manifest of snapshot name, or nil: from the
+// cache when it is there, else read without caching (one lstat, one
+// pread), since ordering a large store by created_at needs nothing else.
+func (s *Store) manifestOf(name string) *snapshot.Manifest {
+	s.mu.Lock()
+	sn := s.snaps[name]
+	fresh := sn != nil && sn.epoch == s.epochs[name] && (s.watched || time.Since(sn.checked) < s.cacheTTL)
+	s.mu.Unlock()
+	if fresh {
+		return sn.Manifest
+	}
+	st := statAt(s.fd, name+"/manifest.bin")
+	b, err := s.readSmall(name+"/manifest.bin", &st)
+	if err != nil {
+		return nil
+	}
+	m, err := snapshot.DecodeManifest(b)
+	if err != nil {
+		return nil
+	}
+	return m
 }
 
 // SharedWith names another snapshot whose memory.bin is the same file as
@@ -370,7 +434,7 @@ func (s *Store) SharedWith(sn *Snap) string {
 		m := map[[2]uint64][]string{}
 		list, _ := s.List()
 		for _, e := range list {
-			o, err := s.Snapshot(e.Name)
+			o, err := s.peek(e.Name)
 			if err != nil || o.key.files[fileMemory].err != nil {
 				continue
 			}
@@ -405,7 +469,7 @@ func statAt(dfd int, name string) fileStat {
 	var fs fileStat
 	if err := unix.Fstatat(dfd, name, &fs.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if err == unix.ENOENT {
-			fs.err = fmt.Errorf("%s is missing: %w", name, iofs.ErrNotExist)
+			fs.err = fmt.Errorf("%s is missing: %w", filepath.Base(name), iofs.ErrNotExist)
 		} else {
 			fs.err = err
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +22,9 @@ import (
 func init() {
 	register("mount", "serve a snapshot store as a filesystem", runMount)
 }
+
+// daemonMemoryLimit is the Go runtime's soft memory limit for the daemon.
+const daemonMemoryLimit = 56 << 20
 
 // mountArgs are the parsed flags of `snapfs mount`.
 type mountArgs struct {
@@ -130,6 +134,11 @@ func (a *mountArgs) mount(stderr io.Writer) int {
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})))
 
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A daemon that lives for months: collect before growing past
+		// what its caches need (a soft limit, not a cap).
+		debug.SetMemoryLimit(daemonMemoryLimit)
+	}
 	if os.Geteuid() != 0 {
 		if _, err := findFusermount(); err != nil {
 			return fail(err)

@@ -30,8 +30,8 @@ func runSample(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case len(pos) != 1:
 		return usageError(fl, "need exactly one STORE directory, got %d arguments", len(pos))
-	case *count < 1 || *count > 1000:
-		return usageError(fl, "--count %d is not from 1 to 1000", *count)
+	case *count < 1 || *count > 100000:
+		return usageError(fl, "--count %d is not from 1 to 100000", *count)
 	case mem.v == 0 || mem.v > 1<<50:
 		return usageError(fl, "--memory-size %d is not from 1 byte to 1 PiB", mem.v)
 	}

@@ -1,0 +1,50 @@
+// Package fs serves a store of OpenVMM snapshots as a FUSE tree (see
+// shared/spec/TREE.md): one directory per snapshot with its files, their
+// views and a status, plus latest and new/.
+//
+// # Nodes
+//
+// Each kind of entry is one node type in its own file: rootNode (MNT),
+// snapDirNode (MNT/<name>), fieldsDirNode (manifest/), stateDirNode
+// (state/), unitDirNode (state/<unit>/), viewNode (generated text:
+// manifest.json, fields, status, type_url), valueNode (a unit's bytes, a
+// window onto state.bin), backingNode (manifest.bin, state.bin,
+// memory.bin), latestNode, and for creating snapshots newDirNode (new/),
+// stagingDirNode (new/<name>/), stagedFileNode and stagedStatusNode.
+// Published nodes embed readOnly, which answers every change with EROFS.
+//
+// Nodes hold names, not data: each operation asks the Store for the
+// snapshot as it is now. The Store caches what it decoded per snapshot,
+// keyed by the identity of the source files, and reads a file again only
+// when it changed.
+//
+// # Speed
+//
+// The data path never reaches the daemon: opening a backing file hands
+// the STORE fd to the kernel (FUSE passthrough), so read and mmap run at
+// native speed; without passthrough, reads are spliced from the fd.
+// Metadata is cached by the kernel as long as it likes: a watcher
+// (inotify on STORE and its directories) turns every change into a
+// store-cache invalidation and kernel notifications, so entries,
+// attributes, view pages and directory listings need no timeouts. Without
+// inotify, the kernel asks again after cacheTimeout.
+//
+// # Identity
+//
+// Inode numbers are derived from the STORE inode of a snapshot's
+// directory and a slot per entry (ino.go), so they are unique within the
+// mount and the same after a remount.
+//
+// # Creating snapshots
+//
+// new/<name> is a directory of STORE/.snapfs-staging, on STORE's
+// filesystem, so staged data survives a restart and publishing is a
+// rename. The stager validates a staging directory on `mv new/X X`, or by
+// itself once it is complete, closed and quiet for the commit delay, and
+// publishes it with RENAME_NOREPLACE after fsyncing (snapshot.Publish).
+//
+// # Errors
+//
+// toErrno (errno.go) is the one place where errors become errnos; an
+// unexpected error is logged and becomes EIO.
+package fs

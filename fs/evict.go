@@ -1,0 +1,59 @@
+package fs
+
+import (
+	"sort"
+	"time"
+)
+
+// maxCachedSnapshots bounds how many snapshots the kernel keeps looked up
+// at once. go-fuse holds a node for every entry the kernel knows, and the
+// kernel forgets nothing while memory is plentiful, so a walk of a large
+// store would grow the daemon by some 35 nodes per snapshot forever.
+// Past the bound, the least recently used snapshots are dropped from the
+// kernel's cache (it forgets their nodes); a later visit looks them up
+// again.
+const maxCachedSnapshots = 1024
+
+// evictEvery is how often the bound is enforced.
+const evictEvery = 250 * time.Millisecond
+
+// evictLoop enforces maxCachedSnapshots until the mount ends.
+func (t *tree) evictLoop(done <-chan struct{}) {
+	tick := time.NewTicker(evictEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			t.evict()
+		}
+	}
+}
+
+func (t *tree) evict() {
+	root := t.root.EmbeddedInode()
+	kids := root.Children()
+	if len(kids) <= maxCachedSnapshots+2 { // + new and latest
+		return
+	}
+	type cand struct {
+		name string
+		used int64
+	}
+	var cands []cand
+	for name, ch := range kids {
+		if _, ok := ch.Operations().(*snapDirNode); ok {
+			cands = append(cands, cand{name, t.store.lastUse(name)})
+		}
+	}
+	if len(cands) <= maxCachedSnapshots {
+		return
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].used < cands[j].used })
+	// Drop down to 7/8 of the bound, so eviction runs in batches.
+	for _, c := range cands[:len(cands)-maxCachedSnapshots*7/8] {
+		root.NotifyEntry(c.name)
+		t.store.drop(c.name)
+	}
+}
