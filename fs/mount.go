@@ -60,6 +60,9 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	if cfg.AllowOther {
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
 	}
+	// The first listing of the root needs latest, which reads every
+	// manifest: start on it while the kernel and go-fuse shake hands.
+	go store.Latest()
 	server, err := fusefs.Mount(mnt, t.root, opts)
 	if err != nil {
 		store.Close()

@@ -63,11 +63,11 @@ func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		}
 		return lookupChild(ctx, r.EmbeddedInode(), &latestNode{t: r.t}, fusefs.StableAttr{Mode: unix.S_IFLNK, Ino: inoLatest}, out)
 	}
-	sn, err := r.t.store.Snapshot(name)
+	e, err := r.t.store.Entry(name)
 	if err != nil {
 		return nil, toErrno(ctx, "lookup", err)
 	}
-	id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(sn.Ino(), slotDir), Gen: gen(name)}
+	id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(e.Ino, slotDir), Gen: gen(name)}
 	return lookupChild(ctx, r.EmbeddedInode(), &snapDirNode{t: r.t, name: name}, id, out)
 }
 

@@ -56,11 +56,11 @@ func snapEntries(sn *Snap) []snapEntry {
 }
 
 func (d *snapDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
-	sn, err := d.t.store.Snapshot(d.name)
+	e, err := d.t.store.Entry(d.name)
 	if err != nil {
 		return toErrno(ctx, "getattr", err)
 	}
-	setDir(out, ino(sn.Ino(), slotDir), modeDir, sn.Dir())
+	setDir(out, ino(e.Ino, slotDir), modeDir, &e.Dir)
 	return 0
 }
 

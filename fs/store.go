@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ type Store struct {
 	epoch  uint64            // bumped by every invalidation
 	warned map[string]bool   // reserved names already logged
 	list   *listing
+	listMu sync.Mutex        // held while STORE is being listed
 	onDir  func(name string) // called for each STORE directory listed (the watcher adds it)
 
 	latestMu sync.Mutex
@@ -147,6 +149,7 @@ func (s *Store) openBeneathMode(rel string, flags int, mode uint32) (int, error)
 type Entry struct {
 	Name string
 	Ino  uint64
+	Dir  unix.Stat_t // lstat of the directory
 }
 
 // List returns the snapshot directories of STORE, sorted by name.
@@ -156,6 +159,45 @@ func (s *Store) List() ([]Entry, error) {
 		return nil, err
 	}
 	return l.entries, nil
+}
+
+// examine lstats STORE/name: mtime is the directory's (zero if it is no
+// directory), and e is filled if it is a snapshot.
+func (s *Store) examine(name string) (mtime unix.Timespec, e Entry) {
+	if name == "" || name[0] == '.' {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstatat(s.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return
+	}
+	if s.onDir != nil {
+		s.onDir(name)
+	}
+	var mst unix.Stat_t
+	if unix.Fstatat(s.fd, name+"/manifest.bin", &mst, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return st.Mtim, e
+	}
+	if reserved(name) {
+		s.warnReserved(name)
+		return st.Mtim, e
+	}
+	return st.Mtim, Entry{Name: name, Ino: st.Ino, Dir: st}
+}
+
+// Entry returns the listing's entry for the snapshot name: looking up
+// and listing snapshots needs no more than the directory's stat, so a
+// large store is not read snapshot by snapshot to be listed.
+func (s *Store) Entry(name string) (*Entry, error) {
+	l, err := s.listing()
+	if err != nil {
+		return nil, err
+	}
+	i, ok := slices.BinarySearchFunc(l.entries, name, func(e Entry, n string) int { return strings.Compare(e.Name, n) })
+	if !ok {
+		return nil, errNotSnapshot
+	}
+	return &l.entries[i], nil
 }
 
 // RootStat is the stat of STORE with the newest mtime (and ctime) of
@@ -173,6 +215,16 @@ func (s *Store) RootStat() (*unix.Stat_t, error) {
 
 // listing returns the cached read of STORE, reading it again when stale.
 func (s *Store) listing() (*listing, error) {
+	s.mu.Lock()
+	l := s.list
+	if l != nil && s.fresh(l.epoch, l.at) {
+		s.mu.Unlock()
+		return l, nil
+	}
+	s.mu.Unlock()
+	// One reader at a time: the others wait for its result.
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
 	s.mu.Lock()
 	l, epoch := s.list, s.epoch
 	if l != nil && s.fresh(l.epoch, l.at) {
@@ -195,33 +247,33 @@ func (s *Store) listing() (*listing, error) {
 		return nil, err
 	}
 	sort.Strings(names)
+	// Two lstats per name, mostly waiting on the kernel: spread over the
+	// CPUs, each worker filling its own slots.
+	ents := make([]Entry, len(names))
+	newest := make([]unix.Timespec, len(names))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(names); i += workers {
+				newest[i], ents[i] = s.examine(names[i])
+			}
+		}()
+	}
+	wg.Wait()
 	l.entries = make([]Entry, 0, len(names))
-	for _, name := range names {
-		if name == "" || name[0] == '.' {
-			continue
+	for i := range ents {
+		if timeAfter(&newest[i], &l.stat.Mtim) {
+			l.stat.Mtim = newest[i]
 		}
-		var st unix.Stat_t
-		if unix.Fstatat(s.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			continue
+		if timeAfter(&newest[i], &l.stat.Ctim) {
+			l.stat.Ctim = newest[i]
 		}
-		if s.onDir != nil {
-			s.onDir(name)
+		if ents[i].Name != "" {
+			l.entries = append(l.entries, ents[i])
 		}
-		if timeAfter(&st.Mtim, &l.stat.Mtim) {
-			l.stat.Mtim = st.Mtim
-		}
-		if timeAfter(&st.Mtim, &l.stat.Ctim) {
-			l.stat.Ctim = st.Mtim
-		}
-		var mst unix.Stat_t
-		if unix.Fstatat(s.fd, name+"/manifest.bin", &mst, unix.AT_SYMLINK_NOFOLLOW) != nil {
-			continue
-		}
-		if reserved(name) {
-			s.warnReserved(name)
-			continue
-		}
-		l.entries = append(l.entries, Entry{Name: name, Ino: st.Ino})
 	}
 	s.prune(l.entries)
 	s.mu.Lock()
