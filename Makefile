@@ -44,8 +44,10 @@ fuzz:
 	$(GO) test ./snapshot -run '^$$' -fuzz '^FuzzParseManifestJSON$$' -fuzztime $(FUZZTIME)
 
 bench: deps build
+	@# bindfs (the --no-passthrough baseline) needs "fuse", which fuse3 provides:
+	@# naming fuse3 too keeps apt from swapping it for fuse 2.
 	@command -v bindfs >/dev/null 2>&1 || { echo "installing: bindfs"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bindfs; }
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bindfs fuse3; }
 	SNAPFS_BIN=$(CURDIR)/$(BIN) $(GO) test ./integration -run '^$$' -bench . -benchtime 1x -timeout 60m
 
 # mount(8) runs /sbin/mount.snapfs (and mount.fuse.snapfs for -t fuse.snapfs);
