@@ -2,6 +2,7 @@ package fs
 
 import (
 	"fmt"
+	"log"
 	"log/slog"
 	"os"
 	"time"
@@ -49,7 +50,7 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 			MaxReadAhead: 1 << 20,
 			MaxWrite:     1 << 20,
 			Debug:        cfg.Debug,
-			Logger:       slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+			Logger:       log.New(newOpLog(), "", 0),
 		},
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
