@@ -50,8 +50,12 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 			AllowOther:   cfg.AllowOther,
 			MaxReadAhead: 1 << 20,
 			MaxWrite:     1 << 20,
-			Debug:        cfg.Debug,
-			Logger:       log.New(newOpLog(), "", 0),
+			// READDIRPLUS only where it pays: for the first batch and
+			// when the reader stats what it lists (ls -l, walks); a plain
+			// ls of a large store then needs no lookups.
+			ExtraCapabilities: fuse.CAP_READDIRPLUS_AUTO,
+			Debug:             cfg.Debug,
+			Logger:            log.New(newOpLog(), "", 0),
 		},
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
