@@ -37,10 +37,11 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	}
 	t := newTree(store, cfg.Options)
 	timeout, negative := cacheTimeout, time.Duration(0)
+	watched := false
 	if _, err := startWatcher(t); err != nil {
 		slog.Warn("cannot watch STORE; changes show within the cache timeout", "err", err, "timeout", cacheTimeout)
 	} else {
-		timeout, negative = cacheForever, cacheForever
+		timeout, negative, watched = cacheForever, cacheForever, true
 	}
 	opts := &fusefs.Options{
 		MountOptions: fuse.MountOptions{
@@ -76,8 +77,15 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	// The first listing of the root needs latest, which reads every
 	// manifest: start on it while the kernel and go-fuse shake hands.
 	go store.Latest()
-	server, err := fusefs.Mount(mnt, t.root, opts)
+	raw := &zeroOpendir{RawFileSystem: fusefs.NewNodeFS(t.root, opts), on: watched}
+	server, err := fuse.NewServer(raw, mnt, &opts.MountOptions)
 	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("mounting %s at %s: %w", storeDir, mnt, err)
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
+		server.Unmount()
 		store.Close()
 		return nil, fmt.Errorf("mounting %s at %s: %w", storeDir, mnt, err)
 	}

@@ -46,6 +46,7 @@ func (t *tree) published(staged, name string) {
 		t.root.NotifyEntry(name)
 		if nd := t.root.GetChild("new"); nd != nil {
 			nd.NotifyEntry(staged)
+			nd.NotifyContent(0, 0) // its cached listing
 		}
 	}()
 }

@@ -53,7 +53,7 @@ func (v *viewNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 }
 
 func (v *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if v.slot == slotStatus {
+	if v.slot == slotStatus && v.t.keepCache() == 0 {
 		out.SetTimeout(volatile)
 	}
 	if h, ok := f.(*viewHandle); ok {
@@ -73,12 +73,13 @@ func (v *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	}
 	h := &viewHandle{data: data}
 	setView(&h.attr, ino(sn.Ino(), v.slot), len(data), src)
-	if v.slot == slotStatus {
-		// status also depends on other snapshots (shared memory.bin),
-		// which no notification for this one covers: always ask.
-		return h, fuse.FOPEN_DIRECT_IO, 0
+	fuseFlags := v.t.keepCache()
+	if v.slot == slotStatus && fuseFlags == 0 {
+		// Unwatched, status (which also depends on other snapshots)
+		// is asked for every time.
+		fuseFlags = fuse.FOPEN_DIRECT_IO
 	}
-	return h, v.t.keepCache(), 0
+	return h, fuseFlags, 0
 }
 
 // viewHandle is an open view: the bytes and attributes as they were at

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -74,6 +75,13 @@ func TestNewWriteWays(t *testing.T) {
 			}
 			if _, err := os.Stat(d.Path("new", w.name)); !os.IsNotExist(err) {
 				t.Errorf("new/%s still there after publishing: %v", w.name, err)
+			}
+			// The listings the kernel may cache follow too.
+			if slices.Contains(names(t, d.Path("new")), w.name) {
+				t.Errorf("ls new/ still lists %s after publishing", w.name)
+			}
+			if !slices.Contains(names(t, d.Mnt), w.name) {
+				t.Errorf("ls MNT does not list the published %s", w.name)
 			}
 		})
 	}
