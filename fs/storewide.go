@@ -1,0 +1,152 @@
+package fs
+
+import (
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/snapfs/snapfs/snapshot"
+)
+
+// derived is a store-wide answer cached like a listing.
+type derived[T any] struct {
+	val   T
+	ok    bool
+	valid bool
+	epoch uint64
+	at    time.Time
+}
+
+// Latest returns the name of the valid snapshot with the newest
+// created_at (ties: the greatest name). The answer is cached briefly, since
+// it costs a look at every snapshot.
+func (s *Store) Latest() (string, bool) {
+	s.latestMu.Lock()
+	defer s.latestMu.Unlock()
+	s.mu.Lock()
+	d, epoch := s.latest, s.epoch
+	fresh := d.valid && s.fresh(d.epoch, d.at)
+	s.mu.Unlock()
+	if fresh {
+		return d.val, d.ok
+	}
+	name, ok := s.computeLatest()
+	s.mu.Lock()
+	s.latest = derived[string]{val: name, ok: ok, valid: true, epoch: epoch, at: time.Now()}
+	s.mu.Unlock()
+	return name, ok
+}
+
+func (s *Store) computeLatest() (string, bool) {
+	list, err := s.List()
+	if err != nil {
+		return "", false
+	}
+	type cand struct {
+		name string
+		t    snapshot.Timestamp
+	}
+	// Only manifests are needed to order the candidates; full validation
+	// runs on the newest ones until one passes. Reading them is mostly
+	// waiting on syscalls, so it is spread over the CPUs.
+	cands := make([]cand, len(list))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(list); i += workers {
+				if m := s.manifestOf(list[i].Name); m != nil {
+					cands[i] = cand{list[i].Name, m.CreatedAt}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	cands = slices.DeleteFunc(cands, func(c cand) bool { return c.name == "" })
+	sort.Slice(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.t != b.t {
+			return a.t.Seconds > b.t.Seconds || a.t.Seconds == b.t.Seconds && a.t.Nanos > b.t.Nanos
+		}
+		return a.name > b.name
+	})
+	for _, c := range cands {
+		if sn, err := s.peek(c.name); err == nil && sn.Report().Valid() {
+			return c.name, true
+		}
+	}
+	return "", false
+}
+
+// manifestOf is the decoded manifest of snapshot name, or nil: from the
+// cache when it is there, else read without caching (one lstat, one
+// pread), since ordering a large store by created_at needs nothing else.
+func (s *Store) manifestOf(name string) *snapshot.Manifest {
+	s.mu.Lock()
+	sn := s.snaps[name]
+	fresh := sn != nil && sn.epoch == s.epochs[name] && (s.watched || time.Since(sn.checked) < s.cacheTTL)
+	s.mu.Unlock()
+	if fresh {
+		return sn.Manifest
+	}
+	st := statAt(s.fd, name+"/manifest.bin")
+	b, err := s.readSmall(name+"/manifest.bin", &st)
+	if err != nil {
+		return nil
+	}
+	m, err := snapshot.DecodeManifest(b)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// SharedWith names another snapshot whose memory.bin is the same file as
+// sn's, or "". The store-wide map is rebuilt at most once per cache period.
+func (s *Store) SharedWith(sn *Snap) string {
+	st := sn.key.files[fileMemory]
+	if st.err != nil || st.st.Nlink < 2 {
+		return "" // a file with one link is nobody else's
+	}
+	s.sharedMu.Lock()
+	defer s.sharedMu.Unlock()
+	s.mu.Lock()
+	d, epoch := s.shared, s.epoch
+	fresh := d.valid && s.fresh(d.epoch, d.at)
+	s.mu.Unlock()
+	if !fresh {
+		m := map[[2]uint64][]string{}
+		list, _ := s.List()
+		for _, e := range list {
+			o, err := s.peek(e.Name)
+			if err != nil || o.key.files[fileMemory].err != nil {
+				continue
+			}
+			f := o.key.files[fileMemory].st
+			k := [2]uint64{f.Dev, f.Ino}
+			m[k] = append(m[k], e.Name)
+		}
+		d = derived[map[[2]uint64][]string]{val: m, valid: true, epoch: epoch, at: time.Now()}
+		s.mu.Lock()
+		s.shared = d
+		s.mu.Unlock()
+	}
+	for _, other := range d.val[[2]uint64{st.st.Dev, st.st.Ino}] {
+		if other != sn.Name {
+			return other
+		}
+	}
+	return ""
+}
+
+// Status is the status view of sn: its findings plus the store-wide
+// shared-memory warning.
+func (s *Store) Status(sn *Snap) []byte {
+	in := sn.checkInput()
+	in.MemorySharedWith = s.SharedWith(sn)
+	return snapshot.Check(in).Text()
+}
