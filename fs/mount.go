@@ -38,10 +38,12 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	t := newTree(store, cfg.Options)
 	timeout, negative := cacheTimeout, time.Duration(0)
 	watched := false
-	if _, err := startWatcher(t); err != nil {
-		slog.Warn("cannot watch STORE; changes show within the cache timeout", "err", err, "timeout", cacheTimeout)
-	} else {
-		timeout, negative, watched = cacheForever, cacheForever, true
+	if !cfg.NoWatch {
+		if _, err := startWatcher(t); err != nil {
+			slog.Warn("cannot watch STORE; changes show within the cache timeout", "err", err, "timeout", cacheTimeout)
+		} else {
+			timeout, negative, watched = cacheForever, cacheForever, true
+		}
 	}
 	opts := &fusefs.Options{
 		MountOptions: fuse.MountOptions{

@@ -16,6 +16,10 @@ type Options struct {
 	NoPassthrough bool
 	// ReadOnly hides new/: no snapshots can be created.
 	ReadOnly bool
+	// NoWatch does without inotify (a STORE on a network filesystem,
+	// where it misses other hosts' changes): the kernel and the store
+	// cache then trust what they have for cacheTimeout.
+	NoWatch bool
 	// CommitDelay is how long a complete staging directory must stay
 	// unchanged before it is published by itself; 0 turns that off.
 	CommitDelay time.Duration

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -17,11 +18,13 @@ func rootMtime(t *testing.T, d *daemon) [2]int64 {
 // TestReadLiveAddRemove checks that a snapshot written into STORE, or
 // removed from it, shows under MNT within a second, that latest follows
 // and that the root's mtime changes.
-func TestReadLiveAddRemove(t *testing.T) {
+func TestReadLiveAddRemove(t *testing.T) { liveModes(t, testReadLiveAddRemove) }
+
+func testReadLiveAddRemove(t *testing.T, flags []string) {
 	t.Parallel()
 	store := t.TempDir()
 	makeSnap(t, store, "vm1", snapSpec{})
-	d := mountStore(t, store, "")
+	d := mountStore(t, store, "", flags...)
 	wantNames(t, d.Mnt, "latest", "new", "vm1")
 	wantAbsent(t, d.Path("vm2"))
 	if got := readlink(t, d.Path("latest")); got != "vm1" {
@@ -75,14 +78,16 @@ func TestReadLiveAddRemove(t *testing.T) {
 // TestReadLiveManifestArrives checks a directory that becomes a snapshot
 // when its manifest.bin is written (the directory made earlier), and stops
 // being one when manifest.bin goes: the root's mtime changes both times.
-func TestReadLiveManifestArrives(t *testing.T) {
+func TestReadLiveManifestArrives(t *testing.T) { liveModes(t, testReadLiveManifestArrives) }
+
+func testReadLiveManifestArrives(t *testing.T, flags []string) {
 	t.Parallel()
 	store := t.TempDir()
 	makeSnap(t, store, "vm1", snapSpec{})
 	if err := os.Mkdir(filepath.Join(store, "vm2"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d := mountStore(t, store, "")
+	d := mountStore(t, store, "", flags...)
 	wantNames(t, d.Mnt, "latest", "new", "vm1")
 	m0 := rootMtime(t, d)
 
@@ -109,12 +114,14 @@ func TestReadLiveManifestArrives(t *testing.T) {
 
 // TestReadLiveChanges checks that a snapshot fixed or renamed in STORE
 // shows as it now is, without a remount.
-func TestReadLiveChanges(t *testing.T) {
+func TestReadLiveChanges(t *testing.T) { liveModes(t, testReadLiveChanges) }
+
+func testReadLiveChanges(t *testing.T, flags []string) {
 	t.Parallel()
 	store := t.TempDir()
 	makeSnap(t, store, "vm1", snapSpec{})
 	makeSnap(t, store, "vm2", snapSpec{Manifest: goodManifest(created.Add(time.Hour)), NoMemory: true})
-	d := mountStore(t, store, "")
+	d := mountStore(t, store, "", flags...)
 	if got := readlink(t, d.Path("latest")); got != "vm1" {
 		t.Errorf("latest -> %q, want vm1 (vm2 lacks memory.bin)", got)
 	}
@@ -171,11 +178,13 @@ func TestReadLiveChanges(t *testing.T) {
 // TestReadLiveStatusGrows checks that a view whose content grows after it
 // was read (status: "ok" becomes an error) is read whole: its size
 // follows, so cat never shows a cut-off line.
-func TestReadLiveStatusGrows(t *testing.T) {
+func TestReadLiveStatusGrows(t *testing.T) { liveModes(t, testReadLiveStatusGrows) }
+
+func testReadLiveStatusGrows(t *testing.T, flags []string) {
 	t.Parallel()
 	store := t.TempDir()
 	makeSnap(t, store, "vm1", snapSpec{})
-	d := mountStore(t, store, "")
+	d := mountStore(t, store, "", flags...)
 	if got := string(read(t, d.Path("vm1", "status"))); got != "ok\n" {
 		t.Fatalf("status = %q", got)
 	}
@@ -193,4 +202,13 @@ func TestReadLiveStatusGrows(t *testing.T) {
 		t.Errorf("status size %d, read %d bytes", st.Size, len(b))
 	}
 	wantAbsent(t, d.Path("latest"))
+}
+
+// liveModes runs a live test with the watcher (the default) and without
+// it (--no-watch), where the kernel and the store cache re-check after a
+// timeout instead of being notified.
+func liveModes(t *testing.T, f func(t *testing.T, flags []string)) {
+	for _, flags := range [][]string{nil, {"--no-watch"}} {
+		t.Run("watch="+strconv.FormatBool(flags == nil), func(t *testing.T) { f(t, flags) })
+	}
 }

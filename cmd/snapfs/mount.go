@@ -47,6 +47,7 @@ func mountFlags(a *mountArgs, stderr io.Writer) *flag.FlagSet {
 	fl.BoolVar(&a.cfg.ReadOnly, "read-only", false, "no new/: snapshots cannot be created")
 	fl.BoolVar(&a.cfg.NoPassthrough, "no-passthrough", false, "serve file reads through the daemon instead of FUSE passthrough")
 	fl.BoolVar(&a.cfg.Debug, "debug", false, "log every FUSE operation")
+	fl.BoolVar(&a.cfg.NoWatch, "no-watch", false, "don't watch STORE with inotify (network filesystems): changes show within 500ms")
 	fl.DurationVar(&a.cfg.CommitDelay, "commit-delay", 2*time.Second, "publish a complete staged snapshot after it is unchanged this long (0: only on rename)")
 	fl.BoolVar(&a.daemon, "daemon", false, "return once the mount is ready, serving in the background")
 	fl.StringVar(&a.logFile, "log", "", "append the log to this file (default: stderr; discarded with --daemon)")
@@ -72,6 +73,8 @@ func (a *mountArgs) applyOptions(list string) error {
 			a.cfg.NoPassthrough = true
 		case "debug":
 			a.cfg.Debug = true
+		case "no_watch":
+			a.cfg.NoWatch = true
 		case "commit_delay":
 			d, err := time.ParseDuration(val)
 			if err != nil {
