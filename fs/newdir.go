@@ -30,10 +30,15 @@ var (
 
 func newNewDir(t *tree) *newDirNode { return &newDirNode{t: t} }
 
+// new/ takes the times of STORE/.snapfs-staging (of STORE before there is
+// one): its mtime moves when a staging directory comes or goes, which is
+// also what tells the kernel that its cached listing of new/ is stale.
 func (d *newDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 	var st unix.Stat_t
-	if err := unix.Fstat(d.t.store.fd, &st); err != nil {
-		return toErrno(ctx, "getattr", err)
+	if unix.Fstatat(d.t.store.fd, stagingDirName, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		if err := unix.Fstat(d.t.store.fd, &st); err != nil {
+			return toErrno(ctx, "getattr", err)
+		}
 	}
 	setDir(out, inoNew, unix.S_IFDIR|0o755, &st)
 	return 0

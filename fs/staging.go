@@ -261,6 +261,7 @@ func (s *stager) publish(name, target string) error {
 		return fmt.Errorf("publish %q: a file is still open for writing: %w", target, syscall.EBUSY)
 	}
 	dir := s.path(name)
+	os.Remove(filepath.Join(dir, manifestTmp)) // left by a crash in placeManifest
 	manifest, report := validateStaged(dir, time.Now())
 	if !report.Valid() {
 		st.last = string(report.Text())
@@ -290,13 +291,16 @@ func (s *stager) publish(name, target string) error {
 	return nil
 }
 
+// manifestTmp is where placeManifest writes manifest.bin before renaming
+// it into place.
+const manifestTmp = ".manifest.bin.snapfs-tmp"
+
 // placeManifest makes manifest.bin hold exactly manifest, replacing a
 // manifest.json, durably.
 func placeManifest(dir string, manifest []byte) error {
 	bin := filepath.Join(dir, "manifest.bin")
 	if cur, err := os.ReadFile(bin); err != nil || !bytes.Equal(cur, manifest) {
-		tmp := filepath.Join(dir, ".manifest.bin.tmp")
-		os.Remove(tmp) // left by a crash
+		tmp := filepath.Join(dir, manifestTmp)
 		if err := snapshot.WriteFileSync(tmp, manifest); err != nil {
 			return err
 		}

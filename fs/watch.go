@@ -26,8 +26,9 @@ type watcher struct {
 	wds     map[int32]string // watch -> STORE entry name ("" is STORE)
 	dirs    map[string]int32
 	pending map[string]bool
-	all     bool // events were lost: drop everything
-	full    bool // the watch limit was hit (logged once)
+	staged  map[string]bool // names changed in new/
+	all     bool            // events were lost: drop everything
+	full    bool            // the watch limit was hit (logged once)
 	kick    chan struct{}
 }
 
@@ -54,6 +55,7 @@ func startWatcher(t *tree) (*watcher, error) {
 		wds:     map[int32]string{},
 		dirs:    map[string]int32{},
 		pending: map[string]bool{},
+		staged:  map[string]bool{},
 		kick:    make(chan struct{}, 1),
 	}
 	wd, err := unix.InotifyAddWatch(fd, t.store.Dir, storeMask)
@@ -66,9 +68,30 @@ func startWatcher(t *tree) (*watcher, error) {
 	t.store.mu.Lock()
 	t.store.watched = true
 	t.store.mu.Unlock()
+	if !t.opts.ReadOnly {
+		// Made now, so it is watched from the start.
+		unix.Mkdirat(t.store.fd, stagingDirName, 0o700)
+	}
+	w.addStaging()
 	go w.read()
 	go w.flush()
 	return w, nil
+}
+
+// stagingWatch names the watch on STORE/.snapfs-staging in wds (no STORE
+// entry can have this name).
+const stagingWatch = "/staging"
+
+// addStaging watches the staging directory, so new/ follows staging
+// directories made or published by another daemon on the same STORE.
+func (w *watcher) addStaging() {
+	wd, err := unix.InotifyAddWatch(int(w.f.Fd()), filepath.Join(w.t.store.Dir, stagingDirName), storeMask)
+	if err != nil {
+		return // not there yet: its creation in STORE brings us back
+	}
+	w.mu.Lock()
+	w.wds[int32(wd)] = stagingWatch
+	w.mu.Unlock()
 }
 
 // add watches STORE/name, once.
@@ -133,9 +156,24 @@ func (w *watcher) event(wd int32, mask uint32, name string) {
 	if !ok {
 		return
 	}
+	if dir == stagingWatch { // new/, changed by another daemon on STORE
+		w.mu.Lock()
+		w.staged[name] = true
+		w.mu.Unlock()
+		w.poke()
+		return
+	}
 	entry := dir
 	if dir == "" { // an entry of STORE itself
 		entry = name
+		if entry == stagingDirName && mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
+			w.addStaging()
+			// What was staged before the watch: refresh new/ as a whole.
+			w.mu.Lock()
+			w.staged[""] = true
+			w.mu.Unlock()
+			w.poke()
+		}
 		if entry == "" || entry[0] == '.' {
 			return // hidden: staging, temporary names
 		}
@@ -162,10 +200,21 @@ func (w *watcher) flush() {
 	for range w.kick {
 		time.Sleep(coalesce)
 		w.mu.Lock()
-		pending, all := w.pending, w.all
-		w.pending, w.all = map[string]bool{}, false
+		pending, staged, all := w.pending, w.staged, w.all
+		w.pending, w.staged, w.all = map[string]bool{}, map[string]bool{}, false
 		w.mu.Unlock()
 		root := w.t.root.EmbeddedInode()
+		if nd := root.GetChild("new"); nd != nil && len(staged) > 0 {
+			for name := range staged {
+				if name != "" {
+					nd.NotifyEntry(name)
+				}
+			}
+			nd.NotifyContent(0, 0)
+		}
+		if len(pending) == 0 && !all {
+			continue
+		}
 		if all {
 			for name := range root.Children() {
 				pending[name] = true

@@ -173,3 +173,22 @@ func nwSameFile(t *testing.T, a, b string) {
 		t.Errorf("%s differs from %s", b, a)
 	}
 }
+
+// Two daemons on one store see each other's staging directories: new/
+// follows STORE/.snapfs-staging, not just what its own mount did.
+func TestNewTwoMountsSeeStaging(t *testing.T) {
+	store := t.TempDir()
+	a := nwMount(t, store, "--commit-delay", "0")
+	b := nwMount(t, store, "--commit-delay", "0")
+	wantNames(t, b.Path("new")) // listed (and cached) while empty
+	if err := os.Mkdir(a.Path("new", "shared"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	wantNames(t, b.Path("new"), "shared")
+	if err := os.Remove(a.Path("new", "shared")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	wantNames(t, b.Path("new"))
+}

@@ -15,7 +15,7 @@ func TestNewNameRules(t *testing.T) {
 	store := t.TempDir()
 	snapfs(t, "sample", "--count", "1", "--memory-size", "1MiB", store)
 	d := nwMount(t, store, "--commit-delay", "0")
-	taken := names(t, store)[0]
+	taken := "vm1" // from sample
 	cases := []struct {
 		name string
 		want syscall.Errno
