@@ -95,8 +95,8 @@ func (d *snapDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 			child = &stateDirNode{t: d.t, snap: d.name}
 		}
 		id := fusefs.StableAttr{Mode: e.mode, Ino: ino(sn.Ino(), e.slot), Gen: gen(d.name)}
-		if e.slot == slotStatus && d.t.keepCache() == 0 {
-			out.SetAttrTimeout(volatile) // see viewNode.Open
+		if e.slot == slotStatus || e.slot == slotMemoryBin {
+			out.SetAttrTimeout(volatile) // see viewNode.Open, backingNode.attr
 		}
 		return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
 	}

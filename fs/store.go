@@ -129,6 +129,19 @@ func (s *Store) openBeneathMode(rel string, flags int, mode uint32) (int, error)
 	}
 }
 
+// recheckMemory returns sn, or its successor when memory.bin changed
+// since sn was read. A restored VM writes memory.bin through mmap, which
+// inotify does not report, so the views that depend on it (its attributes,
+// status) look again.
+func (s *Store) recheckMemory(sn *Snap) (*Snap, error) {
+	cur := statAt(s.fd, sn.Name+"/memory.bin")
+	if cur.same(sn.File(fileMemory)) {
+		return sn, nil
+	}
+	s.invalidate(sn.Name)
+	return s.Snapshot(sn.Name)
+}
+
 // lastUse is when the snapshot name was last used (unix nanos), 0 if it
 // is not cached.
 func (s *Store) lastUse(name string) int64 {

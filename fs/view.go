@@ -33,6 +33,9 @@ var (
 
 func (v *viewNode) content(ctx context.Context) ([]byte, *unix.Stat_t, *Snap, syscall.Errno) {
 	sn, err := v.t.store.Snapshot(v.snap)
+	if err == nil && v.slot == slotStatus {
+		sn, err = v.t.store.recheckMemory(sn)
+	}
 	if err != nil {
 		return nil, nil, nil, toErrno(ctx, "view", err)
 	}
@@ -53,8 +56,8 @@ func (v *viewNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 }
 
 func (v *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if v.slot == slotStatus && v.t.keepCache() == 0 {
-		out.SetTimeout(volatile)
+	if v.slot == slotStatus {
+		out.SetTimeout(volatile) // see Open
 	}
 	if h, ok := f.(*viewHandle); ok {
 		out.Attr = h.attr // an open view stays what it was, even if its snapshot goes
@@ -73,13 +76,13 @@ func (v *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	}
 	h := &viewHandle{data: data}
 	setView(&h.attr, ino(sn.Ino(), v.slot), len(data), src)
-	fuseFlags := v.t.keepCache()
-	if v.slot == slotStatus && fuseFlags == 0 {
-		// Unwatched, status (which also depends on other snapshots)
-		// is asked for every time.
-		fuseFlags = fuse.FOPEN_DIRECT_IO
+	if v.slot == slotStatus {
+		// status also depends on what no notification reports: a
+		// restored VM writing memory.bin through mmap, another snapshot
+		// sharing it. It is made anew at every open.
+		return h, fuse.FOPEN_DIRECT_IO, 0
 	}
-	return h, fuseFlags, 0
+	return h, v.t.keepCache(), 0
 }
 
 // viewHandle is an open view: the bytes and attributes as they were at

@@ -228,13 +228,6 @@ func (w *watcher) flush() {
 		}
 		root.NotifyEntry("latest")
 		root.NotifyContent(0, 0) // the listing and the root's mtime
-		// Every status may change with any snapshot (a memory.bin shared
-		// with the one that changed).
-		for _, ch := range root.Children() {
-			if st := ch.GetChild("status"); st != nil {
-				st.NotifyContent(0, 0)
-			}
-		}
 	}
 }
 
