@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,9 @@ func benchCatFields(b *testing.B, env *benchEnv) benchMeasured {
 	}
 	var mntFiles, nativeFiles []string
 	for _, s := range snaps {
+		if strings.HasPrefix(s.Name(), ".") {
+			continue // the mount's staging directory
+		}
 		fields, err := os.ReadDir(d.Path(s.Name(), "manifest"))
 		if err != nil {
 			b.Fatal(err)
