@@ -231,6 +231,39 @@ func TestReadLifecycleHelper(t *testing.T) {
 		if isFUSE(mnt) {
 			t.Error("still mounted after umount")
 		}
+
+		// -t fuse.snapfs runs mount.fuse.snapfs, the same binary.
+		link2 := "/sbin/mount.fuse.snapfs"
+		if _, err := os.Lstat(link2); err == nil {
+			t.Skipf("%s exists already; not replacing it", link2)
+		}
+		if err := os.Symlink(abs, link2); err != nil {
+			t.Skipf("cannot create %s: %v", link2, err)
+		}
+		t.Cleanup(func() { os.Remove(link2) })
+		out, err = exec.Command(mountBin, "-t", "fuse.snapfs", "-o", "ro", store, mnt).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mount -t fuse.snapfs: %v\n%s", err, out)
+		}
+		wantNames(t, mnt, "latest", "vm1") // ro: no new/
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v\n%s", err, out)
+		}
+
+		// An fstab line (here in a file of the test's, mount -T).
+		fstab := filepath.Join(t.TempDir(), "fstab")
+		writeFile(t, fstab, []byte(store+" "+mnt+" snapfs defaults 0 0\n"))
+		out, err = exec.Command(mountBin, "-T", fstab, mnt).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mount -T fstab MNT: %v\n%s", err, out)
+		}
+		wantNames(t, mnt, "latest", "new", "vm1")
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v\n%s", err, out)
+		}
+		if isFUSE(mnt) {
+			t.Error("still mounted after umount")
+		}
 	})
 }
 
