@@ -1,10 +1,7 @@
 package fs
 
 import (
-	"runtime"
-	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/snapfs/snapfs/snapshot"
@@ -48,25 +45,14 @@ func (s *Store) computeLatest() (string, bool) {
 		name string
 		t    snapshot.Timestamp
 	}
-	// Only manifests are needed to order the candidates; full validation
-	// runs on the newest ones until one passes. Reading them is mostly
-	// waiting on syscalls, so it is spread over the CPUs.
-	cands := make([]cand, len(list))
-	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(list); i += workers {
-				if m := s.manifestOf(list[i].Name); m != nil {
-					cands[i] = cand{list[i].Name, m.CreatedAt}
-				}
-			}
-		}()
+	// The listing read every created_at; full validation runs on the
+	// newest snapshots until one passes.
+	var cands []cand
+	for _, e := range list {
+		if e.Decoded {
+			cands = append(cands, cand{e.Name, e.Created})
+		}
 	}
-	wg.Wait()
-	cands = slices.DeleteFunc(cands, func(c cand) bool { return c.name == "" })
 	sort.Slice(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
 		if a.t != b.t {
@@ -80,29 +66,6 @@ func (s *Store) computeLatest() (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// manifestOf is the decoded manifest of snapshot name, or nil: from the
-// cache when it is there, else read without caching (one lstat, one
-// pread), since ordering a large store by created_at needs nothing else.
-func (s *Store) manifestOf(name string) *snapshot.Manifest {
-	s.mu.Lock()
-	sn := s.snaps[name]
-	fresh := sn != nil && sn.epoch == s.epochs[name] && (s.watched || time.Since(sn.checked) < s.cacheTTL)
-	s.mu.Unlock()
-	if fresh {
-		return sn.Manifest
-	}
-	st := statAt(s.fd, name+"/manifest.bin")
-	b, err := s.readSmall(name+"/manifest.bin", &st)
-	if err != nil {
-		return nil
-	}
-	m, err := snapshot.DecodeManifest(b)
-	if err != nil {
-		return nil
-	}
-	return m
 }
 
 // SharedWith names another snapshot whose memory.bin is the same file as

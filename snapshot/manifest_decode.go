@@ -49,7 +49,7 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 			b = b[n+vn:]
 			continue
 		}
-		name := fmt.Sprintf("field %d (%s)", num, fieldNames[num])
+		name := errLabel(num)
 		if typ != want {
 			return nil, fmt.Errorf("offset %d: %s: wrong wire type %d", off, name, typ)
 		}
@@ -151,4 +151,13 @@ func wireError(n int) error {
 		return errors.New("truncated input")
 	}
 	return err
+}
+
+// errLabel names a known field in an error ("field 5 (vp_count)"). It
+// formats only when an error is printed: listing a store of 10,000
+// snapshots decodes 10,000 manifests, and the happy path formats nothing.
+type errLabel protowire.Number
+
+func (l errLabel) String() string {
+	return fmt.Sprintf("field %d (%s)", protowire.Number(l), fieldNames[protowire.Number(l)])
 }
