@@ -25,6 +25,17 @@ var (
 
 // openListing opens the directory whose entries rd lists.
 func openListing(ctx context.Context, t *tree, rd fusefs.NodeReaddirer) (fusefs.FileHandle, uint32, syscall.Errno) {
+	var flags uint32
+	if t.keepCache() != 0 {
+		flags = fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
+	}
+	if r, ok := rd.(*rootNode); ok {
+		ents, errno := r.entries(ctx) // shared, never changed
+		if errno != 0 {
+			return nil, 0, errno
+		}
+		return &listHandle{ents: ents}, flags, 0
+	}
 	ds, errno := rd.Readdir(ctx)
 	if errno != 0 {
 		return nil, 0, errno
@@ -37,10 +48,6 @@ func openListing(ctx context.Context, t *tree, rd fusefs.NodeReaddirer) (fusefs.
 			return nil, 0, errno
 		}
 		h.ents = append(h.ents, e)
-	}
-	var flags uint32
-	if t.keepCache() != 0 {
-		flags = fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
 	}
 	return h, flags, 0
 }

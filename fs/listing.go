@@ -21,7 +21,7 @@ type Entry struct {
 	Ino     uint64
 	Dir     unix.Stat_t        // lstat of the directory
 	Created snapshot.Timestamp // the manifest's created_at, if Decoded
-	Decoded bool               // manifest.bin decodes
+	Decoded bool               // created_at could be read
 }
 
 // List returns the snapshot directories of STORE, sorted by name.
@@ -80,11 +80,8 @@ func (s *Store) readCreated(name string) (created snapshot.Timestamp, decoded, e
 		}
 		return created, false, true
 	}
-	m, err := snapshot.DecodeManifest(buf[:n])
-	if err != nil {
-		return created, false, true
-	}
-	return m.CreatedAt, true, true
+	created, decoded = snapshot.ManifestCreatedAt(buf[:n])
+	return created, decoded, true
 }
 
 // Entry returns the listing's entry for the snapshot name: looking up

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"sync"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -16,6 +17,11 @@ type rootNode struct {
 	fusefs.Inode
 	readOnly
 	t *tree
+
+	mu        sync.Mutex // guards the cached listing below
+	listed    *listing
+	hadLatest bool
+	ents      []fuse.DirEntry // read-only once made
 }
 
 var (
@@ -72,19 +78,37 @@ func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 }
 
 func (r *rootNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	list, err := r.t.store.List()
+	ents, errno := r.entries(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	return fusefs.NewListDirStream(ents), 0
+}
+
+// entries lists the root. The list is kept while STORE's listing and
+// latest stay the same: a large root is read in many READDIR batches, each
+// of which would otherwise build it again.
+func (r *rootNode) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
+	l, err := r.t.store.listing()
 	if err != nil {
 		return nil, toErrno(ctx, "readdir", err)
 	}
-	ents := make([]fuse.DirEntry, 0, len(list)+2)
+	_, latest := r.t.store.Latest()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.listed == l && r.hadLatest == latest {
+		return r.ents, 0
+	}
+	ents := make([]fuse.DirEntry, 0, len(l.entries)+2)
 	if !r.t.opts.ReadOnly {
 		ents = append(ents, fuse.DirEntry{Name: "new", Mode: unix.S_IFDIR, Ino: inoNew})
 	}
-	if _, ok := r.t.store.Latest(); ok {
+	if latest {
 		ents = append(ents, fuse.DirEntry{Name: "latest", Mode: unix.S_IFLNK, Ino: inoLatest})
 	}
-	for _, e := range list {
+	for _, e := range l.entries {
 		ents = append(ents, fuse.DirEntry{Name: e.Name, Mode: unix.S_IFDIR, Ino: ino(e.Ino, slotDir)})
 	}
-	return fusefs.NewListDirStream(ents), 0
+	r.listed, r.hadLatest, r.ents = l, latest, ents
+	return ents, 0
 }

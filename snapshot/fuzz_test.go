@@ -36,6 +36,9 @@ func FuzzDecodeManifest(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if ct, ok := ManifestCreatedAt(b); !ok || ct != m.CreatedAt {
+			t.Fatalf("ManifestCreatedAt(%x) = %v, %v; DecodeManifest says %v", b, ct, ok, m.CreatedAt)
+		}
 		enc := m.Encode()
 		m2, err := DecodeManifest(enc)
 		if err != nil {

@@ -174,3 +174,22 @@ func TestVectorsState(t *testing.T) {
 		}
 	}
 }
+
+// ManifestCreatedAt agrees with DecodeManifest on every vector.
+func TestManifestCreatedAtVectors(t *testing.T) {
+	for _, v := range loadVectors(t) {
+		if v.Kind != "manifest" {
+			continue
+		}
+		b := v.bytes(t)
+		m, err := DecodeManifest(b)
+		got, ok := ManifestCreatedAt(b)
+		if (err == nil) != ok {
+			t.Errorf("%s: ManifestCreatedAt ok=%v, DecodeManifest err=%v", v.File, ok, err)
+			continue
+		}
+		if ok && got != m.CreatedAt {
+			t.Errorf("%s: ManifestCreatedAt = %v, DecodeManifest says %v", v.File, got, m.CreatedAt)
+		}
+	}
+}
