@@ -24,10 +24,20 @@
 // the STORE fd to the kernel (FUSE passthrough), so read and mmap run at
 // native speed; without passthrough, reads are spliced from the fd.
 // Metadata is cached by the kernel as long as it likes: a watcher
-// (inotify on STORE and its directories) turns every change into a
-// store-cache invalidation and kernel notifications, so entries,
-// attributes, view pages and directory listings need no timeouts. Without
-// inotify, the kernel asks again after cacheTimeout.
+// (inotify on STORE, its directories and the staging directory) turns
+// every change into a store-cache invalidation and kernel notifications,
+// so entries, attributes, view pages and directory listings need no
+// timeouts, and directories are opened without a round trip (no-opendir,
+// rawdir.go). Without inotify (--no-watch), the kernel asks again after
+// cacheTimeout. Two things no notification reports are always asked for:
+// memory.bin's attributes and status (a restored VM writes memory.bin
+// through mmap; status also depends on other snapshots).
+//
+// Memory stays bounded on large stores: the root is listed from one read
+// of STORE (a directory's lstat and its manifest's created_at, for
+// latest), snapshots are read only when looked at, and past
+// maxCachedSnapshots the least recently used are dropped from the
+// kernel's cache, so go-fuse forgets their nodes (evict.go).
 //
 // # Identity
 //
