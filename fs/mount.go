@@ -37,13 +37,20 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	}
 	t := newTree(store, cfg.Options)
 	timeout, negative := cacheTimeout, time.Duration(0)
-	watched := false
+	var w *watcher
 	if !cfg.NoWatch {
-		if _, err := startWatcher(t); err != nil {
+		if w, err = startWatcher(t); err != nil {
 			slog.Warn("cannot watch STORE; changes show within the cache timeout", "err", err, "timeout", cacheTimeout)
 		} else {
-			timeout, negative, watched = cacheForever, cacheForever, true
+			timeout, negative = cacheForever, cacheForever
 		}
+	}
+	// stop releases what serving needed, once the mount is gone.
+	stop := func() {
+		if w != nil {
+			w.close()
+		}
+		store.Close()
 	}
 	opts := &fusefs.Options{
 		MountOptions: fuse.MountOptions{
@@ -79,23 +86,23 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	// The first listing of the root needs latest, which reads every
 	// manifest: start on it while the kernel and go-fuse shake hands.
 	go store.Latest()
-	raw := &zeroOpendir{RawFileSystem: fusefs.NewNodeFS(t.root, opts), on: watched}
+	raw := &zeroOpendir{RawFileSystem: fusefs.NewNodeFS(t.root, opts), on: w != nil}
 	server, err := fuse.NewServer(raw, mnt, &opts.MountOptions)
 	if err != nil {
-		store.Close()
+		stop()
 		return nil, fmt.Errorf("mounting %s at %s: %w", storeDir, mnt, err)
 	}
 	go server.Serve()
 	if err := server.WaitMount(); err != nil {
 		server.Unmount()
-		store.Close()
+		stop()
 		return nil, fmt.Errorf("mounting %s at %s: %w", storeDir, mnt, err)
 	}
 	if !cfg.ReadOnly {
 		t.resume()
 	}
 	done := make(chan struct{})
-	go func() { server.Wait(); close(done) }()
+	go func() { server.Wait(); close(done); stop() }()
 	go t.evictLoop(done)
 	slog.Info("mounted", "store", storeDir, "mnt", mnt,
 		"passthrough", !cfg.NoPassthrough && server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0)

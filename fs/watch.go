@@ -117,6 +117,7 @@ func (w *watcher) add(name string) {
 }
 
 func (w *watcher) read() {
+	defer close(w.kick) // ends flush
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := w.f.Read(buf)
