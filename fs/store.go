@@ -138,7 +138,11 @@ func (s *Store) recheckMemory(sn *Snap) (*Snap, error) {
 	if cur.same(sn.File(fileMemory)) {
 		return sn, nil
 	}
-	s.invalidate(sn.Name)
+	// Only this snapshot is read again: the listing and latest do not
+	// depend on memory.bin's times (a running VM changes nothing else).
+	s.mu.Lock()
+	s.epochs[sn.Name]++
+	s.mu.Unlock()
 	return s.Snapshot(sn.Name)
 }
 
