@@ -40,8 +40,13 @@ func Check(in CheckInput) *Report {
 	switch {
 	case errors.Is(in.ManifestErr, fs.ErrNotExist):
 		r.Add(Error, "manifest.bin is missing")
+	case errors.As(in.ManifestErr, new(*NamedError)):
+		r.Add(Error, in.ManifestErr.Error())
 	case in.ManifestErr != nil:
 		r.Add(Error, fmt.Sprintf("manifest.bin: %v", in.ManifestErr))
+	case len(in.ManifestBytes) > MaxManifestSize:
+		// An encoded manifest.json can exceed what OpenVMM reads.
+		r.Add(Error, fmt.Sprintf("manifest.bin: %d bytes, larger than %d bytes", len(in.ManifestBytes), MaxManifestSize))
 	default:
 		var err error
 		if m, err = DecodeManifest(in.ManifestBytes); err != nil {

@@ -3,27 +3,65 @@ package snapshot
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
 
-// Publish atomically moves the complete staging directory to dir. It fsyncs
-// every file in staging and staging itself, renames with
-// renameat2(RENAME_NOREPLACE) so an existing dir is never replaced (the
-// error then wraps fs.ErrExist), and fsyncs dir's parent so the new name is
-// durable. Two publishers racing for one name cannot both win.
+// Publish atomically moves the complete staging directory to dir (both
+// paths the caller trusts, e.g. the CLI's own). See PublishAt.
 func Publish(staging, dir string) error {
-	if err := syncTree(staging); err != nil {
+	from, err := openDir(unix.AT_FDCWD, filepath.Dir(staging))
+	if err != nil {
 		return fmt.Errorf("publish %s: %w", dir, err)
 	}
-	if err := renameNoReplace(staging, dir); err != nil {
-		return &os.LinkError{Op: "publish", Old: staging, New: dir, Err: err}
-	}
-	if err := syncPath(filepath.Dir(dir)); err != nil {
+	defer from.Close()
+	to, err := openDir(unix.AT_FDCWD, filepath.Dir(dir))
+	if err != nil {
 		return fmt.Errorf("publish %s: %w", dir, err)
+	}
+	defer to.Close()
+	src, err := openDir(int(from.Fd()), filepath.Base(staging))
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", dir, err)
+	}
+	defer src.Close()
+	return PublishAt(src, int(from.Fd()), filepath.Base(staging), int(to.Fd()), filepath.Base(dir))
+}
+
+// PublishAt atomically moves the staging directory src, the entry name of
+// the directory fd from, to the entry target of the directory fd to,
+// resolving nothing by path. It fsyncs src's regular files and src itself,
+// renames with renameat2(RENAME_NOREPLACE) so an existing target is never
+// replaced (the error then wraps fs.ErrExist), and fsyncs to so the new
+// name is durable. Two publishers racing for one name cannot both win.
+// The rename must move src itself: if name no longer is src (swapped
+// meanwhile), nothing is renamed.
+func PublishAt(src *os.File, from int, name string, to int, target string) error {
+	if err := syncDir(src); err != nil {
+		return fmt.Errorf("publish %s: %w", target, err)
+	}
+	var want, got unix.Stat_t
+	if err := unix.Fstat(int(src.Fd()), &want); err != nil {
+		return fmt.Errorf("publish %s: %w", target, err)
+	}
+	if err := unix.Fstatat(from, name, &got, unix.AT_SYMLINK_NOFOLLOW); err != nil || got.Ino != want.Ino || got.Dev != want.Dev {
+		return fmt.Errorf("publish %s: the staging directory %s was replaced while it was validated", target, name)
+	}
+	if err := renameNoReplace(from, name, to, target); err != nil {
+		return fmt.Errorf("publish %s: %w", target, err)
+	}
+	if err := unix.Fstatat(to, target, &got, unix.AT_SYMLINK_NOFOLLOW); err != nil || got.Ino != want.Ino || got.Dev != want.Dev {
+		return fmt.Errorf("publish %s: the staging directory %s was replaced while it was published", target, name)
+	}
+	parent, err := openDir(to, ".")
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", target, err)
+	}
+	defer parent.Close()
+	if err := parent.Sync(); err != nil {
+		return fmt.Errorf("publish %s: fsync: %w", target, err)
 	}
 	return nil
 }
@@ -32,56 +70,73 @@ func Publish(staging, dir string) error {
 // without RENAME_NOREPLACE it claims new with mkdir (which fails if new
 // exists) and renames over that empty directory; meanwhile the empty
 // directory is not a snapshot (it has no manifest.bin).
-func renameNoReplace(old, new string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
+func renameNoReplace(from int, old string, to int, new string) error {
+	err := unix.Renameat2(from, old, to, new, unix.RENAME_NOREPLACE)
 	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EOPNOTSUPP) {
 		return err
 	}
-	if err := unix.Mkdir(new, 0o755); err != nil {
+	if err := unix.Mkdirat(to, new, 0o700); err != nil {
 		return err
 	}
-	if err := unix.Rename(old, new); err != nil {
-		unix.Rmdir(new)
+	if err := unix.Renameat(from, old, to, new); err != nil {
+		unix.Unlinkat(to, new, unix.AT_REMOVEDIR)
 		return err
 	}
 	return nil
 }
 
-// syncTree fsyncs every regular file and directory under root, root last.
-func syncTree(root string) error {
-	var dirs []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return err
-		case d.IsDir():
-			dirs = append(dirs, path)
-			return nil
-		case d.Type().IsRegular():
-			return syncPath(path)
-		}
-		return nil // symlinks and the like have no data of their own
-	})
+// openDir opens the directory name beneath dirfd (dirfd itself for "."),
+// following no symlink.
+func openDir(dirfd int, name string) (*os.File, error) {
+	how := unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	if dirfd != unix.AT_FDCWD {
+		how.Resolve |= unix.RESOLVE_BENEATH
+	}
+	fd, err := unix.Openat2(dirfd, name, &how)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// syncDir fsyncs every regular file directly in dir, then dir. A
+// snapshot is flat; anything but a regular file has no data to sync.
+func syncDir(dir *os.File) error {
+	ents, err := readDirAt(dir)
 	if err != nil {
 		return err
 	}
-	for i := len(dirs) - 1; i >= 0; i-- { // children before parents
-		if err := syncPath(dirs[i]); err != nil {
-			return err
+	for _, name := range ents {
+		var st unix.Stat_t
+		if unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue
 		}
+		fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", name, err)
+		}
+		if err := unix.Fstat(fd, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			err = unix.Fsync(fd)
+			if err != nil {
+				unix.Close(fd)
+				return fmt.Errorf("fsync %s: %w", name, err)
+			}
+		}
+		unix.Close(fd)
+	}
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir.Name(), err)
 	}
 	return nil
 }
 
-// syncPath fsyncs one file or directory.
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
+// readDirAt lists dir's names from its fd, from the start.
+func readDirAt(dir *os.File) ([]string, error) {
+	if _, err := dir.Seek(0, 0); err != nil {
+		return nil, err
 	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", path, err)
-	}
-	return nil
+	return dir.Readdirnames(-1)
 }
