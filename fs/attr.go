@@ -5,10 +5,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Modes of the tree: published content is read-only for everyone.
+// Permissions are STORE's (see SECURITY.md): every entry shows the owner,
+// group and mode of the STORE file or directory it is, or derives from,
+// and the kernel (default_permissions) enforces them. A generated entry
+// never has more than the read (and, for directories, search) bits of its
+// source, so the mount never grants a user more than STORE does.
 const (
-	modeDir     = unix.S_IFDIR | 0o555
-	modeFile    = unix.S_IFREG | 0o444
+	viewPerm    = 0o444 // a view: read bits of its source
+	virtDirPerm = 0o555 // a generated directory: read and search bits of its snapshot
 	modeSymlink = unix.S_IFLNK | 0o777
 )
 
@@ -19,10 +23,19 @@ func setTimes(out *fuse.Attr, st *unix.Stat_t) {
 	out.Ctime, out.Ctimensec = uint64(st.Ctim.Sec), uint32(st.Ctim.Nsec)
 }
 
-// setView fills out for a generated file of size bytes made from src.
+// setPerm gives out the owner, group and the permission bits of st that
+// mask lets through.
+func setPerm(out *fuse.Attr, st *unix.Stat_t, mask uint32) {
+	out.Mode = out.Mode&unix.S_IFMT | st.Mode&mask
+	out.Uid, out.Gid = st.Uid, st.Gid
+}
+
+// setView fills out for a generated file of size bytes made from src: its
+// times, owner and read bits.
 func setView(out *fuse.Attr, ino uint64, size int, src *unix.Stat_t) {
 	out.Ino = ino
-	out.Mode = modeFile
+	out.Mode = unix.S_IFREG
+	setPerm(out, src, viewPerm)
 	out.Nlink = 1
 	out.Size = uint64(size)
 	out.Blocks = (uint64(size) + 511) / 512
@@ -30,22 +43,34 @@ func setView(out *fuse.Attr, ino uint64, size int, src *unix.Stat_t) {
 	setTimes(out, src)
 }
 
-// setDir fills out for a directory whose times come from src.
-func setDir(out *fuse.Attr, ino uint64, mode uint32, src *unix.Stat_t) {
+// setDir fills out for a STORE directory (STORE, a snapshot, the staging
+// area) with its own owner, mode and times.
+func setDir(out *fuse.Attr, ino uint64, st *unix.Stat_t) {
 	out.Ino = ino
-	out.Mode = mode
+	out.Mode = unix.S_IFDIR
+	setPerm(out, st, 0o7777)
 	out.Nlink = 2
 	out.Size = 4096
 	out.Blocks = 8
 	out.Blksize = 4096
-	setTimes(out, src)
+	setTimes(out, st)
 }
 
-// setBacking fills out from a STORE file served as itself: size, blocks
-// and times as in STORE, so backup tools see its holes and changes.
-func setBacking(out *fuse.Attr, ino uint64, mode uint32, st *unix.Stat_t) {
+// setVirtDir fills out for a generated directory of the snapshot whose
+// STORE directory is dir: its owner and read/search bits, and the times
+// of the file it is made from.
+func setVirtDir(out *fuse.Attr, ino uint64, dir, times *unix.Stat_t) {
+	setDir(out, ino, times)
+	setPerm(out, dir, virtDirPerm)
+}
+
+// setBacking fills out from a STORE file served as itself: owner, mode,
+// size, blocks and times as in STORE, so backup tools see its holes and
+// changes.
+func setBacking(out *fuse.Attr, ino uint64, st *unix.Stat_t) {
 	out.Ino = ino
-	out.Mode = mode
+	out.Mode = st.Mode
+	out.Uid, out.Gid = st.Uid, st.Gid
 	out.Nlink = 1
 	out.Size = uint64(st.Size)
 	out.Blocks = uint64(st.Blocks)

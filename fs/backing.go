@@ -55,7 +55,7 @@ func (b *backingNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 	if f.err != nil {
 		return toErrno(ctx, "getattr", f.err)
 	}
-	setBacking(out, ino(sn.Ino(), backingSlots[b.file]), modeFile, &f.st)
+	setBacking(out, ino(sn.Ino(), backingSlots[b.file]), &f.st)
 	return 0
 }
 
@@ -73,7 +73,7 @@ func (b *backingNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fus
 	if err := unix.Fstat(h.fd(), &st); err != nil {
 		return toErrno(ctx, "getattr", err)
 	}
-	setBacking(&out.Attr, b.StableAttr().Ino, modeFile, &st)
+	setBacking(&out.Attr, b.StableAttr().Ino, &st)
 	return 0
 }
 
@@ -81,16 +81,22 @@ func (b *backingNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle
 	if wantsWrite(flags) {
 		return nil, 0, syscall.EROFS
 	}
+	release, err := b.t.fds.take(ctx)
+	if err != nil {
+		return nil, 0, toErrno(ctx, "open", err)
+	}
 	fd, err := b.t.store.openBeneath(b.snap+"/"+sourceFiles[b.file], unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
+		release()
 		return nil, 0, toErrno(ctx, "open", err)
 	}
 	var cur fileStat
 	if err := unix.Fstat(fd, &cur.st); err != nil || cur.st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
+		release()
 		return nil, 0, syscall.EACCES
 	}
-	h := &backingHandle{f: os.NewFile(uintptr(fd), sourceFiles[b.file])}
+	h := &backingHandle{f: os.NewFile(uintptr(fd), sourceFiles[b.file]), release: release}
 	// Unchanged since the last open: the kernel may keep its cached pages.
 	b.mu.Lock()
 	keep := b.seen.same(&cur)

@@ -42,7 +42,7 @@ func (d *fieldsDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno 
 	if errno != 0 {
 		return errno
 	}
-	setDir(out, ino(sn.Ino(), slotManifestDir), modeDir, &sn.File(fileManifest).st)
+	setVirtDir(out, ino(sn.Ino(), slotManifestDir), sn.Dir(), &sn.File(fileManifest).st)
 	return 0
 }
 

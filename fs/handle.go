@@ -11,7 +11,10 @@ import (
 
 // backingHandle is an open STORE file served by the daemon: reads are
 // spliced from the fd, never copied through user space.
-type backingHandle struct{ f *os.File }
+type backingHandle struct {
+	f       *os.File
+	release func() // gives back the opener's fd quota
+}
 
 var (
 	_ = (fusefs.FileReader)((*backingHandle)(nil))
@@ -28,6 +31,7 @@ func (h *backingHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.
 
 func (h *backingHandle) Release(ctx context.Context) syscall.Errno {
 	h.f.Close()
+	h.release()
 	return 0
 }
 

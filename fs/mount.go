@@ -31,6 +31,10 @@ const cacheForever = time.Hour
 // Mount serves STORE at mnt and returns once the mount is ready. The
 // caller runs server.Wait and server.Unmount.
 func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
+	// Files made for a caller get exactly the mode the kernel sent, which
+	// has the caller's umask applied already.
+	syscall.Umask(0)
+	raiseFdLimit()
 	store, err := OpenStore(storeDir)
 	if err != nil {
 		return nil, err
@@ -80,9 +84,10 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 		opts.MountOptions.DirectMountFlags = syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_RDONLY
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
 	}
-	if cfg.AllowOther {
-		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
-	}
+	// The kernel enforces STORE's owners and modes, which every entry
+	// shows (attr.go): also for the mounting user, and for everyone with
+	// --allow-other.
+	opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
 	// The first listing of the root needs latest, which reads every
 	// manifest: start on it while the kernel and go-fuse shake hands.
 	go store.Latest()
@@ -107,4 +112,16 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	slog.Info("mounted", "store", storeDir, "mnt", mnt,
 		"passthrough", !cfg.NoPassthrough && server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0)
 	return server, nil
+}
+
+// raiseFdLimit lifts the soft limit on open files to the hard one: each
+// open backing file holds a daemon fd (bounded per user, fdquota.go).
+func raiseFdLimit() {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			slog.Warn("cannot raise the open file limit", "err", err)
+		}
+	}
 }

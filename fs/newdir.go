@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -30,17 +31,22 @@ var (
 
 func newNewDir(t *tree) *newDirNode { return &newDirNode{t: t} }
 
-// new/ takes the times of STORE/.snapfs-staging (of STORE before there is
-// one): its mtime moves when a staging directory comes or goes, which is
-// also what tells the kernel that its cached listing of new/ is stale.
+// new/ is STORE/.snapfs-staging (STORE before there is one): its owner
+// and mode say who may stage snapshots, and its mtime moves when a
+// staging directory comes or goes, which is also what tells the kernel
+// that its cached listing of new/ is stale. A staging area the daemon
+// refuses shows as an empty directory nobody may enter.
 func (d *newDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
-	var st unix.Stat_t
-	if unix.Fstatat(d.t.store.fd, stagingDirName, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+	st, err := d.t.stage.rootStat()
+	if errors.Is(err, errStagingRefused) {
 		if err := unix.Fstat(d.t.store.fd, &st); err != nil {
 			return toErrno(ctx, "getattr", err)
 		}
+		st.Mode, st.Uid, st.Gid = unix.S_IFDIR, 0, 0
+	} else if err != nil {
+		return toErrno(ctx, "getattr", err)
 	}
-	setDir(out, inoNew, unix.S_IFDIR|0o755, &st)
+	setDir(out, inoNew, &st)
 	return 0
 }
 
@@ -55,7 +61,7 @@ func (d *newDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 		return nil, syscall.ENOENT
 	}
 	id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(st.Ino, slotStaged)}
-	return lookupChild(ctx, d.EmbeddedInode(), &stagingDirNode{t: d.t, created: name}, id, out)
+	return lookupChild(ctx, d.EmbeddedInode(), &stagingDirNode{t: d.t, created: name, ino: st.Ino}, id, out)
 }
 
 func (d *newDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
@@ -73,7 +79,8 @@ func (d *newDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Err
 }
 
 func (d *newDirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	if err := d.t.stage.mkdir(name); err != nil {
+	uid, gid := callerOf(ctx)
+	if err := d.t.stage.mkdir(name, mode, int(uid), int(gid)); err != nil {
 		return nil, toErrno(ctx, "mkdir", err)
 	}
 	return d.Lookup(ctx, name, out)

@@ -43,7 +43,10 @@ func (t *tree) renderStatus(sn *Snap) ([]byte, *unix.Stat_t, error) {
 			src = &f.st
 		}
 	}
-	return t.store.Status(sn), src, nil
+	// Its owner and read bits are the snapshot directory's.
+	st := *src
+	st.Uid, st.Gid, st.Mode = sn.Dir().Uid, sn.Dir().Gid, sn.Dir().Mode
+	return t.store.Status(sn), &st, nil
 }
 
 func timeAfter(a, b *unix.Timespec) bool {

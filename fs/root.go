@@ -36,7 +36,7 @@ func (r *rootNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 	if err != nil {
 		return toErrno(ctx, "getattr", err)
 	}
-	setDir(out, inoRoot, unix.S_IFDIR|0o755, st)
+	setDir(out, inoRoot, st)
 	return 0
 }
 

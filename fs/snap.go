@@ -46,7 +46,7 @@ type snapKey struct {
 }
 
 func (k *snapKey) same(o *snapKey) bool {
-	if k.dir.Ino != o.dir.Ino || k.dir.Mtim != o.dir.Mtim {
+	if k.dir.Ino != o.dir.Ino || k.dir.Mtim != o.dir.Mtim || k.dir.Ctim != o.dir.Ctim {
 		return false
 	}
 	for i := range k.files {

@@ -60,7 +60,7 @@ func (d *snapDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 	if err != nil {
 		return toErrno(ctx, "getattr", err)
 	}
-	setDir(out, ino(e.Ino, slotDir), modeDir, &e.Dir)
+	setDir(out, ino(e.Ino, slotDir), &e.Dir)
 	return 0
 }
 

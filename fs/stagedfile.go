@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"os"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -12,11 +13,14 @@ import (
 // stagedFileNode is a file being written into new/<name>/. It is the
 // STORE file itself: reads and writes go to the kernel through
 // passthrough where it can, and the daemon only sees opens, closes and
-// attribute changes, which are what the commit delay watches.
+// attribute changes, which are what the commit delay watches. It is bound
+// to the STORE inode it was looked up as: once its name holds another
+// file, only its open handles still reach it.
 type stagedFileNode struct {
 	fusefs.Inode
 	t       *tree
 	created [2]string // staging and file name at lookup, before the node is in the tree
+	ino     uint64    // STORE inode of the file
 }
 
 var (
@@ -26,75 +30,144 @@ var (
 	_ = (fusefs.NodeCopyFileRanger)((*stagedFileNode)(nil))
 )
 
-// where returns the staging directory's name and the file's path
-// relative to STORE, from the node's current place in the tree.
-func (f *stagedFileNode) where() (stage, rel string) {
-	stage, name := f.created[0], f.created[1]
+// where returns the staging directory's and the file's names, from the
+// node's current place in the tree.
+func (f *stagedFileNode) where() (stage, name string) {
+	stage, name = f.created[0], f.created[1]
 	if n, dir := f.Parent(); dir != nil {
 		name = n
 		if s, p := dir.Parent(); p != nil {
 			stage = s
 		}
 	}
-	return stage, stagingRel(stage) + "/" + name
+	return stage, name
+}
+
+// dirIno is the STORE inode of the staging directory holding the file.
+func (f *stagedFileNode) dirIno() uint64 {
+	if _, dir := f.Parent(); dir != nil {
+		if d, ok := dir.Operations().(*stagingDirNode); ok {
+			return d.ino
+		}
+	}
+	return 0
+}
+
+// openPath opens the file for attribute calls (O_PATH: no data access).
+func (f *stagedFileNode) openPath() (int, error) {
+	stage, name := f.where()
+	dir, err := f.t.stage.openStage(stage, f.dirIno())
+	if err != nil {
+		return -1, err
+	}
+	defer dir.Close()
+	return openEntry(dir, name, unix.O_PATH, f.ino)
+}
+
+// change runs fn on the file's directory while nothing else changes it.
+func (f *stagedFileNode) change(fn func(st *stage, dir *os.File, name string) error) error {
+	where, name := f.where()
+	return f.t.stage.change(where, f.dirIno(), func(st *stage, dir *os.File) error { return fn(st, dir, name) })
 }
 
 func (f *stagedFileNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
-	_, rel := f.where()
-	var st unix.Stat_t
-	if err := unix.Fstatat(f.t.store.fd, rel, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	fd, err := f.openPath()
+	if err != nil {
 		return toErrno(ctx, "getattr", err)
 	}
-	setBacking(out, ino(st.Ino, slotStaged), st.Mode, &st)
+	defer unix.Close(fd)
+	return fdAttr(ctx, fd, out)
+}
+
+// fdAttr fills out from the staged file fd holds, links included (0 once
+// it is unlinked).
+func fdAttr(ctx context.Context, fd int, out *fuse.Attr) syscall.Errno {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return toErrno(ctx, "getattr", err)
+	}
+	setBacking(out, ino(st.Ino, slotStaged), &st)
+	out.Nlink = uint32(st.Nlink)
 	return 0
 }
 
 func (f *stagedFileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.SetTimeout(volatile)
 	if h, ok := fh.(*stagedHandle); ok {
-		var st unix.Stat_t
-		if err := unix.Fstat(h.fd, &st); err != nil {
-			return toErrno(ctx, "getattr", err)
-		}
-		setBacking(&out.Attr, ino(st.Ino, slotStaged), st.Mode, &st)
-		return 0
+		return fdAttr(ctx, h.fd, &out.Attr)
 	}
 	return f.attr(ctx, &out.Attr)
 }
 
+// Setattr changes the file the handle holds when the request carries
+// one, else the file this node is; never whatever its name holds now.
 func (f *stagedFileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	stage, rel := f.where()
-	if size, ok := in.GetSize(); ok {
-		if errno := f.truncate(ctx, fh, rel, size); errno != 0 {
-			return errno
+	err := f.change(func(_ *stage, dir *os.File, name string) error {
+		if h, ok := fh.(*stagedHandle); ok {
+			if size, ok := in.GetSize(); ok {
+				if err := unix.Ftruncate(h.fd, int64(size)); err != nil {
+					return err
+				}
+			}
+			return setattrFd(h.fd, in)
 		}
-	}
-	if err := setattrAt(f.t.store.fd, rel, in); err != nil {
+		if size, ok := in.GetSize(); ok {
+			fd, err := openEntry(dir, name, unix.O_WRONLY, f.ino)
+			if err != nil {
+				return err
+			}
+			err = unix.Ftruncate(fd, int64(size))
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
+		}
+		fd, err := openEntry(dir, name, unix.O_PATH, f.ino)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return setattrFd(fd, in)
+	})
+	if err != nil {
 		return toErrno(ctx, "setattr", err)
 	}
-	f.t.stage.touched(stage)
 	return f.Getattr(ctx, fh, out)
 }
 
-func (f *stagedFileNode) truncate(ctx context.Context, fh fusefs.FileHandle, rel string, size uint64) syscall.Errno {
-	if h, ok := fh.(*stagedHandle); ok {
-		return toErrno(ctx, "truncate", unix.Ftruncate(h.fd, int64(size)))
-	}
-	fd, err := f.t.store.openBeneath(rel, unix.O_WRONLY)
-	if err != nil {
-		return toErrno(ctx, "truncate", err)
-	}
-	defer unix.Close(fd)
-	return toErrno(ctx, "truncate", unix.Ftruncate(fd, int64(size)))
-}
-
+// Open opens the file this node is. An open for writing is counted under
+// the staging directory's lock, so it cannot slip in while the directory
+// is validated and published.
 func (f *stagedFileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	stage, rel := f.where()
-	fd, err := f.t.store.openBeneath(rel, int(flags)&^unix.O_CREAT)
+	release, err := f.t.fds.take(ctx)
 	if err != nil {
 		return nil, 0, toErrno(ctx, "open", err)
 	}
-	return newStagedHandle(f.t, stage, fd, flags), 0, 0
+	var h *stagedHandle
+	open := func(st *stage, dir *os.File, name string) error {
+		fd, err := openEntry(dir, name, int(flags)&^unix.O_CREAT, f.ino)
+		if err != nil {
+			return err
+		}
+		h = newStagedHandle(f.t, st, fd, flags, release)
+		return nil
+	}
+	if wantsWrite(flags) {
+		err = f.change(open)
+	} else {
+		// A reader changes nothing: no lock, and no new commit delay.
+		where, name := f.where()
+		var dir *os.File
+		if dir, err = f.t.stage.openStage(where, f.dirIno()); err == nil {
+			err = open(nil, dir, name)
+			dir.Close()
+		}
+	}
+	if err != nil {
+		release()
+		return nil, 0, toErrno(ctx, "open", err)
+	}
+	return h, 0, 0
 }
 
 // CopyFileRange copies between two files of the mount inside the

@@ -7,15 +7,16 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 )
 
-// stagedHandle is an open staged file: go-fuse's loopback file for the
-// data path, plus the bookkeeping the commit delay needs (a publish
-// waits until no staged file is open for writing).
+// stagedHandle is an open staged file: go-fuse's loopback file over the
+// fd opened then (it stays bound to that file whatever happens to its
+// name), plus the bookkeeping the commit delay needs (a publish waits
+// until no staged file is open for writing) and the fd quota.
 type stagedHandle struct {
 	*fusefs.LoopbackFile
-	t      *tree
-	fd     int
-	stage  string
-	writer bool
+	t       *tree
+	fd      int
+	stage   *stage // nil for a reader
+	release func() // gives back the caller's fd quota
 }
 
 var (
@@ -23,16 +24,18 @@ var (
 	_ = (fusefs.FilePassthroughFder)((*stagedHandle)(nil))
 )
 
-func newStagedHandle(t *tree, stage string, fd int, flags uint32) *stagedHandle {
+// newStagedHandle wraps fd. A writer is counted in st, whose lock the
+// caller holds.
+func newStagedHandle(t *tree, st *stage, fd int, flags uint32, release func()) *stagedHandle {
 	h := &stagedHandle{
 		LoopbackFile: fusefs.NewLoopbackFile(fd).(*fusefs.LoopbackFile),
 		t:            t,
 		fd:           fd,
-		stage:        stage,
-		writer:       flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0,
+		release:      release,
 	}
-	if h.writer {
-		t.stage.opened(stage)
+	if wantsWrite(flags) && st != nil {
+		h.stage = st
+		st.writers++
 	}
 	return h
 }
@@ -48,7 +51,8 @@ func (h *stagedHandle) PassthroughFd() (int, bool) {
 
 func (h *stagedHandle) Release(ctx context.Context) syscall.Errno {
 	errno := h.LoopbackFile.Release(ctx)
-	if h.writer {
+	h.release()
+	if h.stage != nil {
 		h.t.stage.closed(h.stage)
 	}
 	return errno

@@ -3,12 +3,12 @@ package fs
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // stagedStatusNode is new/<name>/status: what is missing, how much has
@@ -18,6 +18,7 @@ type stagedStatusNode struct {
 	readOnly
 	t       *tree
 	created string // the staging name at lookup, before the node is in the tree
+	dirIno  uint64 // STORE inode of the staging directory
 }
 
 var (
@@ -35,12 +36,11 @@ func (n *stagedStatusNode) stage() string {
 }
 
 func (n *stagedStatusNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
-	name := n.stage()
-	st, ok := n.t.stage.exists(name)
-	if !ok {
-		return syscall.ENOENT
+	data, st, err := n.t.stage.status(n.stage(), n.dirIno)
+	if err != nil {
+		return toErrno(ctx, "getattr", err)
 	}
-	setView(out, n.StableAttr().Ino, len(n.t.stage.status(name)), &st)
+	setView(out, n.StableAttr().Ino, len(data), &st)
 	return 0
 }
 
@@ -57,46 +57,67 @@ func (n *stagedStatusNode) Open(ctx context.Context, flags uint32) (fusefs.FileH
 	if wantsWrite(flags) {
 		return nil, 0, syscall.EACCES
 	}
-	h := &viewHandle{data: n.t.stage.status(n.stage())}
-	if errno := n.attr(ctx, &h.attr); errno != 0 {
-		return nil, 0, errno
+	data, st, err := n.t.stage.status(n.stage(), n.dirIno)
+	if err != nil {
+		return nil, 0, toErrno(ctx, "open", err)
 	}
-	h.attr.Size = uint64(len(h.data))
+	h := &viewHandle{data: data}
+	setView(&h.attr, n.StableAttr().Ino, len(data), &st)
 	return h, fuse.FOPEN_DIRECT_IO, 0
 }
 
-// status renders the staging status view.
-func (s *stager) status(name string) []byte {
+// status renders the staging status view of name, and stats its
+// directory (whose owner and read bits the view takes).
+func (s *stager) status(name string, ino uint64) ([]byte, unix.Stat_t, error) {
+	var self unix.Stat_t
+	dir, err := s.openStage(name, ino)
+	if err != nil {
+		return nil, self, err
+	}
+	defer dir.Close()
+	if err := unix.Fstat(int(dir.Fd()), &self); err != nil {
+		return nil, self, err
+	}
 	var b strings.Builder
 	var files int
 	var bytes int64
-	for _, n := range stagedNames(s.path(name)) {
-		if fi, err := os.Lstat(s.path(name) + "/" + n); err == nil && fi.Mode().IsRegular() {
-			files++
-			bytes += fi.Size()
+	var refused []string
+	for _, n := range stagedNames(dir) {
+		st, err := statEntry(dir, n)
+		if err != nil {
+			continue
 		}
+		if err := kindError(n, st.Mode); err != nil {
+			refused = append(refused, err.Error())
+			continue
+		}
+		files++
+		bytes += st.Size
 	}
 	st := s.get(name)
 	st.mu.Lock()
 	writers, last := st.writers, st.last
 	st.mu.Unlock()
-	missing := s.missing(name)
+	missing := missingFiles(dir)
 	if len(missing) > 0 {
 		fmt.Fprintf(&b, "missing: %s\n", strings.Join(missing, ", "))
 	}
 	fmt.Fprintf(&b, "received: %d bytes in %d files\n", bytes, files)
+	for _, r := range refused {
+		fmt.Fprintf(&b, "error: %s; it is never followed: remove it\n", r)
+	}
 	if writers > 0 {
 		fmt.Fprintf(&b, "open for writing: %d\n", writers)
 	}
 	if last != "" {
 		b.WriteString("last validation failed:\n")
 		b.WriteString(last)
-	} else if len(missing) == 0 {
+	} else if len(missing) == 0 && len(refused) == 0 {
 		if s.t.opts.CommitDelay > 0 {
 			fmt.Fprintf(&b, "complete: publishes after %v without changes, or now with mv new/%s %s\n", s.t.opts.CommitDelay, name, name)
 		} else {
 			fmt.Fprintf(&b, "complete: publish with mv new/%s %s\n", name, name)
 		}
 	}
-	return []byte(b.String())
+	return []byte(b.String()), self, nil
 }

@@ -1,16 +1,14 @@
 package fs
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	iofs "io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,21 +26,27 @@ const stagingDirName = ".snapfs-staging"
 var stagedFiles = map[string]bool{"manifest.bin": true, "manifest.json": true, "state.bin": true, "memory.bin": true}
 
 // stager manages new/: staging directories, their validation and their
-// publication, by rename or by itself after the commit delay.
+// publication, by rename or by itself after the commit delay. Every
+// access goes through directory fds (stagearea.go).
 type stager struct {
-	t      *tree
-	mu     sync.Mutex
-	stages map[string]*stage
+	t       *tree
+	mu      sync.Mutex
+	stages  map[string]*stage
+	refused atomic.Bool // logged that .snapfs-staging is refused
 
 	// published is called after a staging directory became STORE/name,
 	// so the kernel can drop its stale entries.
 	published func(staged, name string)
 }
 
-// stage is the daemon's knowledge of one staging directory.
+// stage is the daemon's knowledge of one staging directory. Its mutex
+// serialises every change made through the mount with validation and
+// publishing: nothing changes between the checks and the rename.
 type stage struct {
-	mu         sync.Mutex // serialises validation and publishing
-	writers    int        // handles open for writing
+	mu         sync.Mutex
+	name       string // its name in new/, changed by rename
+	done       bool   // published: every later change fails (ENOENT)
+	writers    int    // handles open for writing
 	lastChange time.Time
 	timer      *time.Timer
 	last       string // findings of the last failed validation
@@ -50,44 +54,88 @@ type stage struct {
 
 func newStager(t *tree) *stager { return &stager{t: t, stages: map[string]*stage{}} }
 
-func stagingRel(name string) string { return stagingDirName + "/" + name }
-
-func (s *stager) path(name string) string { return filepath.Join(s.t.store.Dir, stagingDirName, name) }
-
 func (s *stager) get(name string) *stage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stages[name]
 	if st == nil {
-		st = &stage{lastChange: time.Now()}
+		st = &stage{name: name, lastChange: time.Now()}
 		s.stages[name] = st
 	}
 	return st
 }
 
+// change runs fn on the staging directory name (the STORE inode ino, if
+// not 0) while nothing else changes it, and records the change. Once the
+// directory is published it fails with ENOENT, as the directory is gone.
+func (s *stager) change(name string, ino uint64, fn func(st *stage, dir *os.File) error) error {
+	st := s.get(name)
+	st.mu.Lock()
+	err := func() error {
+		if st.done {
+			return fmt.Errorf("staging directory %q was published: %w", name, syscall.ENOENT)
+		}
+		dir, err := s.openStage(name, ino)
+		if err != nil {
+			return err
+		}
+		defer dir.Close()
+		return fn(st, dir)
+	}()
+	st.mu.Unlock()
+	if err == nil {
+		s.touched(name)
+	}
+	return err
+}
+
 // list returns the names of the staging directories.
 func (s *stager) list() ([]string, error) {
-	ents, err := os.ReadDir(filepath.Join(s.t.store.Dir, stagingDirName))
-	if errors.Is(err, iofs.ErrNotExist) {
+	r, err := s.root()
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, errStagingRefused) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, e := range ents {
-		if e.IsDir() {
-			names = append(names, e.Name())
+	defer r.Close()
+	all, err := entryNames(r)
+	if err != nil {
+		return nil, err
+	}
+	names := all[:0]
+	for _, n := range all {
+		if st, err := statEntry(r, n); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			names = append(names, n)
 		}
 	}
+	sort.Strings(names)
 	return names, nil
 }
 
-// exists reports whether a staging directory name exists.
+// exists lstats the staging directory name.
 func (s *stager) exists(name string) (unix.Stat_t, bool) {
-	var st unix.Stat_t
-	err := unix.Fstatat(s.t.store.fd, stagingRel(name), &st, unix.AT_SYMLINK_NOFOLLOW)
+	r, err := s.root()
+	if err != nil {
+		return unix.Stat_t{}, false
+	}
+	defer r.Close()
+	st, err := statEntry(r, name)
 	return st, err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+}
+
+// rootStat lstats .snapfs-staging, or STORE while there is none.
+func (s *stager) rootStat() (unix.Stat_t, error) {
+	var st unix.Stat_t
+	r, err := s.root()
+	if err == nil {
+		defer r.Close()
+		return st, unix.Fstat(int(r.Fd()), &st)
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return st, err
+	}
+	return st, unix.Fstat(s.t.store.fd, &st)
 }
 
 // taken reports whether STORE already has an entry called name.
@@ -96,18 +144,29 @@ func (s *stager) taken(name string) bool {
 	return unix.Fstatat(s.t.store.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
 }
 
-// mkdir opens a staging directory.
-func (s *stager) mkdir(name string) error {
+// mkdir opens a staging directory owned by the caller, with mode.
+func (s *stager) mkdir(name string, mode uint32, uid, gid int) error {
 	if err := snapshot.ValidName(name); err != nil {
 		return err
 	}
 	if s.taken(name) {
 		return fmt.Errorf("snapshot %q already exists: %w", name, syscall.EEXIST)
 	}
-	if err := unix.Mkdirat(s.t.store.fd, stagingDirName, 0o700); err != nil && err != unix.EEXIST {
+	r, err := s.ensureRoot()
+	if err != nil {
 		return err
 	}
-	if err := unix.Mkdirat(s.t.store.fd, stagingRel(name), 0o755); err != nil {
+	defer r.Close()
+	if err := unix.Mkdirat(int(r.Fd()), name, mode&0o7777); err != nil {
+		return err
+	}
+	d, err := openDirAt(int(r.Fd()), name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := chownFd(int(d.Fd()), uid, gid); err != nil {
+		unix.Unlinkat(int(r.Fd()), name, unix.AT_REMOVEDIR)
 		return err
 	}
 	s.get(name)
@@ -122,66 +181,80 @@ func (s *stager) rename(old, name string) error {
 	if s.taken(name) {
 		return syscall.EEXIST
 	}
-	err := unix.Renameat2(s.t.store.fd, stagingRel(old), s.t.store.fd, stagingRel(name), unix.RENAME_NOREPLACE)
+	st := s.get(old)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done {
+		return syscall.ENOENT
+	}
+	r, err := s.root()
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	st := s.stages[old]
-	delete(s.stages, old)
-	if st != nil {
-		s.stages[name] = st
+	defer r.Close()
+	if err := unix.Renameat2(int(r.Fd()), old, int(r.Fd()), name, unix.RENAME_NOREPLACE); err != nil {
+		return err
 	}
+	s.mu.Lock()
+	delete(s.stages, old)
+	s.stages[name] = st
 	s.mu.Unlock()
-	s.touched(name)
+	st.name = name
+	st.lastChange = time.Now()
+	s.schedule(name, st)
 	return nil
 }
 
 // remove deletes an empty staging directory.
 func (s *stager) remove(name string) error {
-	if err := unix.Unlinkat(s.t.store.fd, stagingRel(name), unix.AT_REMOVEDIR); err != nil {
+	st := s.get(name)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done {
+		return syscall.ENOENT
+	}
+	r, err := s.root()
+	if err != nil {
 		return err
 	}
-	s.forget(name)
+	defer r.Close()
+	if err := unix.Unlinkat(int(r.Fd()), name, unix.AT_REMOVEDIR); err != nil {
+		return err
+	}
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+	s.mu.Lock()
+	delete(s.stages, name)
+	s.mu.Unlock()
 	return nil
 }
 
-func (s *stager) forget(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st := s.stages[name]; st != nil && st.timer != nil {
-		st.timer.Stop()
-	}
-	delete(s.stages, name)
-}
-
-// opened and closed count handles open for writing; touched records a
-// change. Each restarts the wait before an automatic publish.
-func (s *stager) opened(name string) {
-	st := s.get(name)
+// closed counts a handle open for writing gone; like touched, it
+// restarts the wait before an automatic publish. (Handles are counted
+// when opened, under change.)
+func (s *stager) closed(st *stage) {
 	st.mu.Lock()
-	st.writers++
-	st.mu.Unlock()
-	s.touched(name)
-}
-
-func (s *stager) closed(name string) {
-	st := s.get(name)
-	st.mu.Lock()
+	defer st.mu.Unlock()
 	if st.writers > 0 {
 		st.writers--
 	}
-	st.mu.Unlock()
-	s.touched(name)
+	st.lastChange = time.Now()
+	s.schedule(st.name, st)
 }
 
 func (s *stager) touched(name string) {
-	delay := s.t.opts.CommitDelay
 	st := s.get(name)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.lastChange = time.Now()
-	if delay <= 0 {
+	s.schedule(name, st)
+}
+
+// schedule (re)starts the commit delay of st; callers hold st.mu.
+func (s *stager) schedule(name string, st *stage) {
+	delay := s.t.opts.CommitDelay
+	if delay <= 0 || st.done {
 		return
 	}
 	if st.timer != nil {
@@ -200,7 +273,13 @@ func (s *stager) autoCommit(name string) {
 	if !quiet {
 		return // a later close or change schedules another try
 	}
-	if len(s.missing(name)) > 0 {
+	dir, err := s.openStage(name, 0)
+	if err != nil {
+		return
+	}
+	missing := missingFiles(dir)
+	dir.Close()
+	if len(missing) > 0 {
 		return
 	}
 	if err := s.publish(name, name); err != nil {
@@ -208,12 +287,12 @@ func (s *stager) autoCommit(name string) {
 	}
 }
 
-// missing lists the required files not yet staged.
-func (s *stager) missing(name string) []string {
+// missingFiles lists the required files not yet staged in dir.
+func missingFiles(dir *os.File) []string {
 	have := map[string]bool{}
-	ents, _ := os.ReadDir(s.path(name))
-	for _, e := range ents {
-		have[e.Name()] = true
+	names, _ := entryNames(dir)
+	for _, n := range names {
+		have[n] = true
 	}
 	var out []string
 	if !have["manifest.bin"] && !have["manifest.json"] {
@@ -238,7 +317,9 @@ func (e *errInvalid) Unwrap() error { return syscall.EINVAL }
 
 // publish validates staging directory name and renames it to STORE/target.
 // The target must be free (checked first); on any failure the staging
-// directory stays as it was and status says why.
+// directory stays as it was and status says why. No handle may be open
+// for writing, and none can open, nor anything else change, until the
+// rename is done (stage.mu).
 func (s *stager) publish(name, target string) error {
 	if err := snapshot.ValidName(target); err != nil {
 		return err
@@ -249,6 +330,9 @@ func (s *stager) publish(name, target string) error {
 	st := s.get(name)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.done {
+		return syscall.ENOENT
+	}
 	// The kernel sends RELEASE after close(2) returns, so a writer that
 	// just closed may still count: give it a moment before refusing.
 	for wait := 0; st.writers > 0 && wait < 100; wait++ {
@@ -256,12 +340,24 @@ func (s *stager) publish(name, target string) error {
 		time.Sleep(20 * time.Millisecond)
 		st.mu.Lock()
 	}
+	if st.done {
+		return syscall.ENOENT
+	}
 	if st.writers > 0 {
 		st.last = "error: a file is still open for writing\n"
 		return fmt.Errorf("publish %q: a file is still open for writing: %w", target, syscall.EBUSY)
 	}
-	dir := s.path(name)
-	os.Remove(filepath.Join(dir, manifestTmp)) // left by a crash in placeManifest
+	r, err := s.root()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	dir, err := openDirAt(int(r.Fd()), name)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	unix.Unlinkat(int(dir.Fd()), manifestTmp, 0) // left by a crash in placeManifest
 	manifest, report := validateStaged(dir, time.Now())
 	if !report.Valid() {
 		st.last = string(report.Text())
@@ -271,18 +367,26 @@ func (s *stager) publish(name, target string) error {
 	if err := placeManifest(dir, manifest); err != nil {
 		return err
 	}
-	if err := snapshot.Publish(dir, filepath.Join(s.t.store.Dir, target)); err != nil {
-		if errors.Is(err, iofs.ErrExist) {
+	store, err := openDirAt(s.t.store.fd, ".")
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := snapshot.PublishAt(dir, int(r.Fd()), name, int(store.Fd()), target); err != nil {
+		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
 			return fmt.Errorf("publish %q: %w", target, syscall.EEXIST)
 		}
 		st.last = "error: " + err.Error() + "\n"
 		return err
 	}
+	st.done = true
 	if st.timer != nil {
 		st.timer.Stop()
 	}
 	s.mu.Lock()
-	delete(s.stages, name)
+	if s.stages[name] == st {
+		delete(s.stages, name)
+	}
 	s.mu.Unlock()
 	slog.Info("published snapshot", "name", target, "staged_as", name)
 	if s.published != nil {
@@ -295,32 +399,51 @@ func (s *stager) publish(name, target string) error {
 // it into place.
 const manifestTmp = ".manifest.bin.snapfs-tmp"
 
-// placeManifest makes manifest.bin hold exactly manifest, replacing a
-// manifest.json, durably.
-func placeManifest(dir string, manifest []byte) error {
-	bin := filepath.Join(dir, "manifest.bin")
-	if cur, err := os.ReadFile(bin); err != nil || !bytes.Equal(cur, manifest) {
-		tmp := filepath.Join(dir, manifestTmp)
-		if err := snapshot.WriteFileSync(tmp, manifest); err != nil {
+// placeManifest makes manifest.bin of dir hold exactly manifest, replacing
+// a manifest.json, durably. The file it writes takes manifest.json's
+// owner and mode: it is the same data, given by the same user.
+func placeManifest(dir *os.File, manifest []byte) error {
+	dfd := int(dir.Fd())
+	if cur, err := readEntry(dir, "manifest.bin", snapshot.MaxManifestSize); err != nil || string(cur) != string(manifest) {
+		owner, err := statEntry(dir, "manifest.json")
+		if err != nil {
+			owner, err = statEntry(dir, ".")
+		}
+		if err != nil {
 			return err
 		}
-		if err := os.Rename(tmp, bin); err != nil {
+		fd, err := openAt(dfd, manifestTmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, owner.Mode&0o666)
+		if err != nil {
 			return err
+		}
+		f := os.NewFile(uintptr(fd), manifestTmp)
+		_, err = f.Write(manifest)
+		if err == nil {
+			err = chownFd(fd, int(owner.Uid), int(owner.Gid))
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = unix.Renameat(dfd, manifestTmp, dfd, "manifest.bin")
+		}
+		if err != nil {
+			unix.Unlinkat(dfd, manifestTmp, 0)
+			return fmt.Errorf("writing manifest.bin: %w", err)
 		}
 	}
-	if err := os.Remove(filepath.Join(dir, "manifest.json")); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+	if err := unix.Unlinkat(dfd, "manifest.json", 0); err != nil && err != unix.ENOENT {
 		return err
 	}
 	return nil
 }
 
-// names lists a staging directory's entries, sorted.
-func stagedNames(dir string) []string {
-	ents, _ := os.ReadDir(dir)
-	names := make([]string, 0, len(ents))
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
+// stagedNames lists a staging directory's entries, sorted.
+func stagedNames(dir *os.File) []string {
+	names, _ := entryNames(dir)
 	sort.Strings(names)
 	return names
 }

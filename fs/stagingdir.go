@@ -2,6 +2,8 @@ package fs
 
 import (
 	"context"
+	"errors"
+	"os"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -9,13 +11,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stagingDirNode is MNT/new/<name>/: the staging directory's files as
-// they are in STORE, plus a read-only status view. Its name is taken
-// from the tree each time, so a rename within new/ needs no bookkeeping.
+// stagingDirNode is MNT/new/<name>/: the staging directory's regular
+// files as they are in STORE, plus a read-only status view. Its name is
+// taken from the tree each time, so a rename within new/ needs no
+// bookkeeping; its STORE inode binds it to the directory it was looked up
+// as, so a directory swapped in under that name is not it.
 type stagingDirNode struct {
 	fusefs.Inode
 	t       *tree
 	created string // the name at lookup, before the node is in the tree
+	ino     uint64 // STORE inode of the directory
 }
 
 var (
@@ -42,15 +47,25 @@ func (d *stagingDirNode) name() string {
 	return d.created
 }
 
-func (d *stagingDirNode) rel(file string) string { return stagingRel(d.name()) + "/" + file }
+// open opens the staging directory this node is.
+func (d *stagingDirNode) open() (*os.File, error) { return d.t.stage.openStage(d.name(), d.ino) }
+
+// change runs fn on the directory while nothing else changes it.
+func (d *stagingDirNode) change(fn func(st *stage, dir *os.File) error) error {
+	return d.t.stage.change(d.name(), d.ino, fn)
+}
 
 func (d *stagingDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
-	st, ok := d.t.stage.exists(d.name())
-	if !ok {
-		return syscall.ENOENT
+	dir, err := d.open()
+	if err != nil {
+		return toErrno(ctx, "getattr", err)
 	}
-	setBacking(out, ino(st.Ino, slotStaged), st.Mode, &st)
-	out.Nlink = 2
+	defer dir.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+		return toErrno(ctx, "getattr", err)
+	}
+	setDir(out, ino(st.Ino, slotStaged), &st)
 	return 0
 }
 
@@ -63,7 +78,8 @@ func (d *stagingDirNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *f
 	if _, ok := in.GetSize(); ok {
 		return syscall.EISDIR
 	}
-	if err := setattrAt(d.t.store.fd, stagingRel(d.name()), in); err != nil {
+	err := d.change(func(_ *stage, dir *os.File) error { return setattrFd(int(dir.Fd()), in) })
+	if err != nil {
 		return toErrno(ctx, "setattr", err)
 	}
 	out.SetTimeout(volatile)
@@ -72,49 +88,82 @@ func (d *stagingDirNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *f
 
 func (d *stagingDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	volatileEntry(out)
-	if name == statusName {
-		st, ok := d.t.stage.exists(d.name())
-		if !ok {
-			return nil, syscall.ENOENT
-		}
-		id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: ino(st.Ino, slotStagedStatus)}
-		return lookupChild(ctx, d.EmbeddedInode(), &stagedStatusNode{t: d.t, created: d.name()}, id, out)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstatat(d.t.store.fd, d.rel(name), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	dir, err := d.open()
+	if err != nil {
 		return nil, toErrno(ctx, "lookup", err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, syscall.ENOENT
+	defer dir.Close()
+	if name == statusName {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+			return nil, toErrno(ctx, "lookup", err)
+		}
+		id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: ino(st.Ino, slotStagedStatus)}
+		return lookupChild(ctx, d.EmbeddedInode(), &stagedStatusNode{t: d.t, created: d.name(), dirIno: d.ino}, id, out)
+	}
+	st, err := statEntry(dir, name)
+	if err == nil {
+		err = kindError(name, st.Mode) // never followed, never shown
+	}
+	if err != nil {
+		return nil, toErrno(ctx, "lookup", err)
 	}
 	id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: ino(st.Ino, slotStaged)}
-	return lookupChild(ctx, d.EmbeddedInode(), &stagedFileNode{t: d.t, created: [2]string{d.name(), name}}, id, out)
+	return lookupChild(ctx, d.EmbeddedInode(), &stagedFileNode{t: d.t, created: [2]string{d.name(), name}, ino: st.Ino}, id, out)
 }
 
 func (d *stagingDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	ents := []fuse.DirEntry{{Name: statusName, Mode: unix.S_IFREG}}
-	for _, n := range stagedNames(d.t.stage.path(d.name())) {
-		var st unix.Stat_t
-		if unix.Fstatat(d.t.store.fd, d.rel(n), &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+	dir, err := d.open()
+	if err != nil {
+		return nil, toErrno(ctx, "readdir", err)
+	}
+	defer dir.Close()
+	var self unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &self); err != nil {
+		return nil, toErrno(ctx, "readdir", err)
+	}
+	ents := []fuse.DirEntry{{Name: statusName, Mode: unix.S_IFREG, Ino: ino(self.Ino, slotStagedStatus)}}
+	for _, n := range stagedNames(dir) {
+		if st, err := statEntry(dir, n); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
 			ents = append(ents, fuse.DirEntry{Name: n, Mode: unix.S_IFREG, Ino: ino(st.Ino, slotStaged)})
 		}
-	}
-	if st, ok := d.t.stage.exists(d.name()); ok {
-		ents[0].Ino = ino(st.Ino, slotStagedStatus)
 	}
 	return fusefs.NewListDirStream(ents), 0
 }
 
+// Create makes a file owned by the caller, with the mode it asked for
+// (the kernel applied its umask).
 func (d *stagingDirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
 	if name == statusName {
 		return nil, nil, 0, syscall.EACCES
 	}
-	fd, err := d.t.store.openBeneathMode(d.rel(name), int(flags)|unix.O_CREAT, mode)
+	release, err := d.t.fds.take(ctx)
 	if err != nil {
 		return nil, nil, 0, toErrno(ctx, "create", err)
 	}
-	stage := d.name()
-	h := newStagedHandle(d.t, stage, fd, flags)
+	var h *stagedHandle
+	err = d.change(func(st *stage, dir *os.File) error {
+		fd, err := openAt(int(dir.Fd()), name, int(flags)|unix.O_CREAT|unix.O_EXCL, mode)
+		if errors.Is(err, unix.EEXIST) && flags&unix.O_EXCL == 0 {
+			// Made by someone else since the kernel's lookup: an open.
+			fd, err = openEntry(dir, name, int(flags)&^unix.O_CREAT, 0)
+		} else if err == nil {
+			uid, gid := callerOf(ctx)
+			if err = chownFd(fd, int(uid), int(gid)); err != nil {
+				unix.Close(fd)
+				unix.Unlinkat(int(dir.Fd()), name, 0)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		h = newStagedHandle(d.t, st, fd, flags, release)
+		return nil
+	})
+	if err != nil {
+		release()
+		return nil, nil, 0, toErrno(ctx, "create", err)
+	}
 	ch, errno := d.Lookup(ctx, name, out)
 	if errno != 0 {
 		h.Release(ctx)
@@ -127,32 +176,29 @@ func (d *stagingDirNode) Unlink(ctx context.Context, name string) syscall.Errno 
 	if name == statusName {
 		return syscall.EACCES
 	}
-	if err := unix.Unlinkat(d.t.store.fd, d.rel(name), 0); err != nil {
-		return toErrno(ctx, "unlink", err)
-	}
-	d.t.stage.touched(d.name())
-	return 0
+	err := d.change(func(_ *stage, dir *os.File) error { return unix.Unlinkat(int(dir.Fd()), name, 0) })
+	return toErrno(ctx, "unlink", err)
 }
 
 // Rename moves files within one staging directory (rsync's temporary
 // names); across directories the tool falls back to copying (EXDEV).
+// RENAME_WHITEOUT would leave a device that blocks the directory.
 func (d *stagingDirNode) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	p, ok := newParent.(*stagingDirNode)
-	if !ok {
+	if !ok || p != d {
 		return syscall.EXDEV
+	}
+	if flags&^uint32(unix.RENAME_NOREPLACE|unix.RENAME_EXCHANGE) != 0 {
+		return syscall.EINVAL
 	}
 	if name == statusName || newName == statusName {
 		return syscall.EACCES
 	}
-	err := unix.Renameat2(d.t.store.fd, d.rel(name), d.t.store.fd, p.rel(newName), uint(flags))
-	if err != nil {
-		return toErrno(ctx, "rename", err)
-	}
-	d.t.stage.touched(d.name())
-	if p != d {
-		d.t.stage.touched(p.name())
-	}
-	return 0
+	err := d.change(func(_ *stage, dir *os.File) error {
+		dfd := int(dir.Fd())
+		return unix.Renameat2(dfd, name, dfd, newName, uint(flags))
+	})
+	return toErrno(ctx, "rename", err)
 }
 
 // A snapshot is flat: no subdirectories, links or devices in staging.

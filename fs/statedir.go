@@ -44,7 +44,7 @@ func (d *stateDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 	if errno != 0 {
 		return errno
 	}
-	setDir(out, ino(sn.Ino(), slotStateDir), modeDir, &sn.File(fileState).st)
+	setVirtDir(out, ino(sn.Ino(), slotStateDir), sn.Dir(), &sn.File(fileState).st)
 	return 0
 }
 

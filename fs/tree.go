@@ -23,19 +23,23 @@ type Options struct {
 	// CommitDelay is how long a complete staging directory must stay
 	// unchanged before it is published by itself; 0 turns that off.
 	CommitDelay time.Duration
+	// MaxFdsPerUser bounds the STORE fds one user's open files hold in
+	// the daemon (0: DefaultMaxFdsPerUser).
+	MaxFdsPerUser int
 }
 
 // tree is what every node of one mount shares.
 type tree struct {
 	store *Store
 	stage *stager
+	fds   *fdQuota
 	opts  Options
 	root  *rootNode
 }
 
 // newTree makes the shared state of a mount of store.
 func newTree(store *Store, opts Options) *tree {
-	t := &tree{store: store, opts: opts}
+	t := &tree{store: store, opts: opts, fds: newFdQuota(opts.MaxFdsPerUser)}
 	t.root = &rootNode{t: t}
 	t.stage = newStager(t)
 	t.stage.published = t.published

@@ -53,7 +53,7 @@ func (d *unitDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 	if errno != 0 {
 		return errno
 	}
-	setDir(out, d.ino(sn, 0), modeDir, &sn.File(fileState).st)
+	setVirtDir(out, d.ino(sn, 0), sn.Dir(), &sn.File(fileState).st)
 	return 0
 }
 

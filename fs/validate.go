@@ -3,36 +3,52 @@ package fs
 import (
 	"errors"
 	"fmt"
+	"io"
 	iofs "io/fs"
 	"os"
-	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/snapfs/snapfs/snapshot"
 )
 
-// validateStaged runs every error check of status on a staging directory,
-// plus its own: no stray files, and a manifest.json that parses and
-// agrees with manifest.bin when both are given. It returns the exact
-// manifest.bin to publish (manifest.json encoded as OpenVMM would, a
-// missing created_at set to now).
-func validateStaged(dir string, now time.Time) ([]byte, *snapshot.Report) {
+// maxManifestJSON bounds what is read of a staged manifest.json: its
+// encoding must fit OpenVMM's limit on manifest.bin, and JSON adds at
+// most the keys, quotes and digits of created_at to a string field.
+const maxManifestJSON = snapshot.MaxManifestSize + 64<<10
+
+// validateStaged runs every error check of status on the staging
+// directory dir, plus its own: only regular files, no stray ones, and a
+// manifest.json that parses and agrees with manifest.bin when both are
+// given. It returns the exact manifest.bin to publish (manifest.json
+// encoded as OpenVMM would, a missing created_at set to now). Everything
+// is read through dir's fd, following nothing.
+func validateStaged(dir *os.File, now time.Time) ([]byte, *snapshot.Report) {
 	var extra []string
 	for _, n := range stagedNames(dir) {
-		if !stagedFiles[n] {
+		st, err := statEntry(dir, n)
+		switch {
+		case err != nil:
+			extra = append(extra, err.Error())
+		case kindError(n, st.Mode) != nil:
+			extra = append(extra, kindError(n, st.Mode).Error()+" (never followed)")
+		case !stagedFiles[n]:
 			extra = append(extra, fmt.Sprintf("unexpected file %q in the staging directory (only manifest.bin or manifest.json, state.bin and memory.bin belong there)", n))
 		}
 	}
 	var in snapshot.CheckInput
 	in.ManifestBytes, in.ManifestErr = stagedManifest(dir, now)
-	in.State, in.StateErr = snapshot.IndexStateFile(filepath.Join(dir, "state.bin"))
-	switch fi, err := os.Lstat(filepath.Join(dir, "memory.bin")); {
+	in.State, in.StateErr = indexStaged(dir)
+	switch st, err := statEntry(dir, "memory.bin"); {
+	case err != nil && errors.Is(err, unix.ENOENT):
+		in.MemoryErr = iofs.ErrNotExist
 	case err != nil:
 		in.MemoryErr = err
-	case !fi.Mode().IsRegular():
-		in.MemoryErr = fmt.Errorf("is not a regular file (%v)", fi.Mode().Type())
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		in.MemoryErr = fmt.Errorf("is not a regular file (mode %#o)", st.Mode&unix.S_IFMT)
 	default:
-		in.MemorySize, in.MemoryMtime = fi.Size(), fi.ModTime()
+		in.MemorySize, in.MemoryMtime = st.Size, time.Unix(st.Mtim.Unix())
 	}
 	r := snapshot.Check(in)
 	for _, e := range extra {
@@ -41,19 +57,66 @@ func validateStaged(dir string, now time.Time) ([]byte, *snapshot.Report) {
 	return in.ManifestBytes, r
 }
 
+// readEntry reads the regular file name of dir, refusing more than limit
+// bytes without reading them.
+func readEntry(dir *os.File, name string, limit int64) ([]byte, error) {
+	fd, err := openEntry(dir, name, unix.O_RDONLY, 0)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return nil, iofs.ErrNotExist
+	case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EPERM):
+		return nil, &snapshot.NamedError{Err: err} // kindError names the file
+	case err != nil:
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return b, nil
+}
+
+// indexStaged indexes the staged state.bin.
+func indexStaged(dir *os.File) (*snapshot.StateIndex, error) {
+	fd, err := openEntry(dir, "state.bin", unix.O_RDONLY, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, iofs.ErrNotExist
+		}
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "state.bin")
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.IndexState(f, fi.Size())
+}
+
+// named marks an error whose text names its file already.
+func named(format string, a ...any) error {
+	return &snapshot.NamedError{Err: fmt.Errorf(format, a...)}
+}
+
 // stagedManifest returns the manifest.bin a staging directory stands for.
-func stagedManifest(dir string, now time.Time) ([]byte, error) {
-	bin, binErr := snapshot.ReadManifestFile(filepath.Join(dir, "manifest.bin"))
-	js, jsErr := os.ReadFile(filepath.Join(dir, "manifest.json"))
+func stagedManifest(dir *os.File, now time.Time) ([]byte, error) {
+	bin, binErr := readEntry(dir, "manifest.bin", snapshot.MaxManifestSize)
+	js, jsErr := readEntry(dir, "manifest.json", maxManifestJSON)
 	if errors.Is(jsErr, iofs.ErrNotExist) {
 		return bin, binErr
 	}
 	if jsErr != nil {
-		return nil, fmt.Errorf("manifest.json: %w", jsErr)
+		return nil, named("manifest.json: %w", jsErr)
 	}
 	m, hasTime, err := snapshot.ParseManifestJSON(js)
 	if err != nil {
-		return nil, fmt.Errorf("manifest.json: %w", err)
+		return nil, &snapshot.NamedError{Err: err} // it names manifest.json
 	}
 	if errors.Is(binErr, iofs.ErrNotExist) {
 		if !hasTime {
@@ -66,13 +129,13 @@ func stagedManifest(dir string, now time.Time) ([]byte, error) {
 	}
 	b, err := snapshot.DecodeManifest(bin)
 	if err != nil {
-		return nil, fmt.Errorf("failed to decode manifest.bin given with manifest.json: %w", err)
+		return nil, named("failed to decode manifest.bin given with manifest.json: %w", err)
 	}
 	if !hasTime {
 		m.CreatedAt = b.CreatedAt
 	}
 	if field, ok := disagree(m, b); ok {
-		return nil, fmt.Errorf("manifest.json and manifest.bin disagree on %s: %q vs %q",
+		return nil, named("manifest.json and manifest.bin disagree on %s: %q vs %q",
 			field, text(m, field), text(b, field))
 	}
 	return bin, nil

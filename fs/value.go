@@ -64,27 +64,34 @@ func (v *valueNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, 
 	if errno != 0 {
 		return nil, 0, errno
 	}
+	release, err := v.t.fds.take(ctx)
+	if err != nil {
+		return nil, 0, toErrno(ctx, "open", err)
+	}
 	fd, err := v.t.store.openBeneath(v.snap+"/state.bin", unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
+		release()
 		return nil, 0, toErrno(ctx, "open", err)
 	}
 	// The window is only right for the state.bin it was indexed from.
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Ino != sn.File(fileState).st.Ino {
 		unix.Close(fd)
+		release()
 		return nil, 0, syscall.ESTALE
 	}
-	h := &sliceHandle{f: os.NewFile(uintptr(fd), "state.bin"), base: off, size: n}
+	h := &sliceHandle{f: os.NewFile(uintptr(fd), "state.bin"), base: off, size: n, release: release}
 	setView(&h.attr, ino(sn.Ino(), v.slot), int(n), &sn.File(fileState).st)
 	return h, v.t.keepCache(), 0
 }
 
 // sliceHandle reads [base, base+size) of a STORE file.
 type sliceHandle struct {
-	f    *os.File
-	base int64
-	size int64
-	attr fuse.Attr // as at open
+	f       *os.File
+	release func() // gives back the opener's fd quota
+	base    int64
+	size    int64
+	attr    fuse.Attr // as at open
 }
 
 var (
@@ -105,5 +112,6 @@ func (h *sliceHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 
 func (h *sliceHandle) Release(ctx context.Context) syscall.Errno {
 	h.f.Close()
+	h.release()
 	return 0
 }

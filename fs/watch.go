@@ -28,6 +28,7 @@ type watcher struct {
 	pending map[string]bool
 	staged  map[string]bool // names changed in new/
 	all     bool            // events were lost: drop everything
+	self    bool            // STORE's own attributes changed
 	full    bool            // the watch limit was hit (logged once)
 	kick    chan struct{}
 }
@@ -70,7 +71,9 @@ func startWatcher(t *tree) (*watcher, error) {
 	t.store.mu.Unlock()
 	if !t.opts.ReadOnly {
 		// Made now, so it is watched from the start.
-		unix.Mkdirat(t.store.fd, stagingDirName, 0o700)
+		if r, err := t.stage.ensureRoot(); err == nil {
+			r.Close()
+		}
 	}
 	w.addStaging()
 	go w.read()
@@ -167,15 +170,25 @@ func (w *watcher) event(wd int32, mask uint32, name string) {
 	entry := dir
 	if dir == "" { // an entry of STORE itself
 		entry = name
-		if entry == stagingDirName && mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
-			w.addStaging()
-			// What was staged before the watch: refresh new/ as a whole.
+		if entry == "" { // STORE itself: its owner or mode, the root's
+			w.t.store.invalidate("")
+			w.mu.Lock()
+			w.self = true
+			w.mu.Unlock()
+			w.poke()
+			return
+		}
+		if entry == stagingDirName {
+			if mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
+				w.addStaging()
+			}
+			// Made, replaced or chmodded: new/ as a whole.
 			w.mu.Lock()
 			w.staged[""] = true
 			w.mu.Unlock()
 			w.poke()
 		}
-		if entry == "" || entry[0] == '.' {
+		if entry[0] == '.' {
 			return // hidden: staging, temporary names
 		}
 		if mask&unix.IN_ISDIR != 0 && mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
@@ -201,8 +214,8 @@ func (w *watcher) flush() {
 	for range w.kick {
 		time.Sleep(coalesce)
 		w.mu.Lock()
-		pending, staged, all := w.pending, w.staged, w.all
-		w.pending, w.staged, w.all = map[string]bool{}, map[string]bool{}, false
+		pending, staged, all, self := w.pending, w.staged, w.all, w.self
+		w.pending, w.staged, w.all, w.self = map[string]bool{}, map[string]bool{}, false, false
 		w.mu.Unlock()
 		root := w.t.root.EmbeddedInode()
 		if nd := root.GetChild("new"); nd != nil && len(staged) > 0 {
@@ -214,6 +227,9 @@ func (w *watcher) flush() {
 			nd.NotifyContent(0, 0)
 		}
 		if len(pending) == 0 && !all {
+			if self {
+				root.NotifyContent(0, 0) // its attributes
+			}
 			continue
 		}
 		if all {

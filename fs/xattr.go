@@ -2,7 +2,7 @@ package fs
 
 import (
 	"context"
-	"path/filepath"
+	"os"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -10,7 +10,8 @@ import (
 )
 
 // Extended attributes of staged files go to the STORE file, so cp -p,
-// tar --xattrs and rsync -X keep what they copy in.
+// tar --xattrs and rsync -X keep what they copy in. They are reached
+// through an O_PATH fd of the file this node is, never by name.
 var (
 	_ = (fusefs.NodeGetxattrer)((*stagedFileNode)(nil))
 	_ = (fusefs.NodeSetxattrer)((*stagedFileNode)(nil))
@@ -18,25 +19,55 @@ var (
 	_ = (fusefs.NodeRemovexattrer)((*stagedFileNode)(nil))
 )
 
-func (f *stagedFileNode) path() string {
-	_, rel := f.where()
-	return filepath.Join(f.t.store.Dir, rel)
+// withFd runs fn on an O_PATH fd of the file.
+func (f *stagedFileNode) withFd(fn func(fd int) error) error {
+	fd, err := f.openPath()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return fn(fd)
+}
+
+// changeFd runs fn on an O_PATH fd of the file while nothing else
+// changes its directory.
+func (f *stagedFileNode) changeFd(fn func(fd int) error) error {
+	return f.change(func(_ *stage, dir *os.File, name string) error {
+		fd, err := openEntry(dir, name, unix.O_PATH, f.ino)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return fn(fd)
+	})
 }
 
 func (f *stagedFileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	n, err := unix.Lgetxattr(f.path(), attr, dest)
+	var n int
+	err := f.withFd(func(fd int) (err error) {
+		n, err = unix.Getxattr(procPath(fd), attr, dest)
+		return err
+	})
 	return uint32(n), toErrno(ctx, "getxattr", err)
 }
 
-func (f *stagedFileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return toErrno(ctx, "setxattr", unix.Lsetxattr(f.path(), attr, data, int(flags)))
-}
-
 func (f *stagedFileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	n, err := unix.Llistxattr(f.path(), dest)
+	var n int
+	err := f.withFd(func(fd int) (err error) {
+		n, err = unix.Listxattr(procPath(fd), dest)
+		return err
+	})
 	return uint32(n), toErrno(ctx, "listxattr", err)
 }
 
+func (f *stagedFileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return toErrno(ctx, "setxattr", f.changeFd(func(fd int) error {
+		return unix.Setxattr(procPath(fd), attr, data, int(flags))
+	}))
+}
+
 func (f *stagedFileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	return toErrno(ctx, "removexattr", unix.Lremovexattr(f.path(), attr))
+	return toErrno(ctx, "removexattr", f.changeFd(func(fd int) error {
+		return unix.Removexattr(procPath(fd), attr)
+	}))
 }

@@ -133,8 +133,8 @@ func TestReadAttrBacking(t *testing.T) {
 		if s.Size != m.Size || s.Mtim != m.Mtim || s.Blocks != m.Blocks {
 			t.Errorf("%s: mount size/mtime/blocks %d/%v/%d, STORE %d/%v/%d", f, m.Size, m.Mtim, m.Blocks, s.Size, s.Mtim, s.Blocks)
 		}
-		if m.Mode&unix.S_IFMT != unix.S_IFREG || m.Mode&0o222 != 0 {
-			t.Errorf("%s: mode %o", f, m.Mode)
+		if m.Mode != s.Mode || m.Uid != s.Uid || m.Gid != s.Gid {
+			t.Errorf("%s: mode/uid/gid %o/%d/%d, STORE %o/%d/%d", f, m.Mode, m.Uid, m.Gid, s.Mode, s.Uid, s.Gid)
 		}
 	}
 	if m := mst("memory.bin"); m.Blocks*512 >= m.Size/2 {

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,9 +50,10 @@ func mountFlags(a *mountArgs, stderr io.Writer) *flag.FlagSet {
 	fl.BoolVar(&a.cfg.Debug, "debug", false, "log every FUSE operation")
 	fl.BoolVar(&a.cfg.NoWatch, "no-watch", false, "don't watch STORE with inotify (network filesystems): changes show within 500ms")
 	fl.DurationVar(&a.cfg.CommitDelay, "commit-delay", 2*time.Second, "publish a complete staged snapshot after it is unchanged this long (0: only on rename)")
+	fl.IntVar(&a.cfg.MaxFdsPerUser, "max-fds-per-user", snapfs.DefaultMaxFdsPerUser, "files one user may hold open in the daemon at once (EMFILE past it)")
 	fl.BoolVar(&a.daemon, "daemon", false, "return once the mount is ready, serving in the background")
 	fl.StringVar(&a.logFile, "log", "", "append the log to this file (default: stderr; discarded with --daemon)")
-	fl.Func("o", "mount(8) style options: allow_other,ro,no_passthrough,debug,commit_delay=2s", func(s string) error {
+	fl.Func("o", "mount(8) style options: allow_other,ro,no_passthrough,debug,commit_delay=2s,max_fds_per_user=N", func(s string) error {
 		return a.applyOptions(s)
 	})
 	return fl
@@ -81,6 +83,12 @@ func (a *mountArgs) applyOptions(list string) error {
 				return fmt.Errorf("option commit_delay=%q: %v", val, err)
 			}
 			a.cfg.CommitDelay = d
+		case "max_fds_per_user":
+			n, err := strconv.Atoi(val)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("option max_fds_per_user=%q: not a positive number", val)
+			}
+			a.cfg.MaxFdsPerUser = n
 		case "log":
 			a.logFile = val
 		default:

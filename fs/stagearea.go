@@ -1,0 +1,297 @@
+package fs
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// The staging area is reached only through directory fds: STORE's, then
+// .snapfs-staging's, then one staging directory's, each opened with
+// openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), and every entry in it
+// with *at calls that follow nothing. A user who can write STORE may swap
+// any of these names at any moment; what the daemon opened stays what it
+// checked, and nothing outside STORE is ever reached.
+
+// errStagingRefused is the answer of new/ while .snapfs-staging is not a
+// directory the daemon can trust.
+var errStagingRefused = fmt.Errorf("%s is not a directory owned by root, the daemon's user or STORE's owner: %w", stagingDirName, syscall.EACCES)
+
+// openHow is the resolution of every open below STORE.
+func openHow(flags int, mode uint32) *unix.OpenHow {
+	flags |= unix.O_CLOEXEC | unix.O_NOFOLLOW
+	if flags&unix.O_PATH == 0 {
+		flags |= unix.O_NOCTTY // openat2 takes no other flag with O_PATH
+	}
+	return &unix.OpenHow{
+		Mode:    uint64(mode & 0o7777),
+		Flags:   uint64(flags),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+}
+
+// openAt opens name beneath the directory fd dfd; name is one component.
+func openAt(dfd int, name string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Openat2(dfd, name, openHow(flags, mode))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &os.PathError{Op: "open", Path: name, Err: err}
+		}
+		return fd, nil
+	}
+}
+
+// openDirAt opens the directory name beneath dfd for listing and *at calls.
+func openDirAt(dfd int, name string) (*os.File, error) {
+	fd, err := openAt(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// procPath names an open fd for the calls that have no fd variant for an
+// O_PATH fd (chmod, utimensat, getxattr): the kernel follows it to the
+// very inode the fd holds, never to a name.
+func procPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+
+// kindError says why a staging entry is refused: only regular files
+// belong there, and nothing else is ever followed or opened.
+func kindError(name string, mode uint32) error {
+	what, errno := "", syscall.EPERM
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return nil
+	case unix.S_IFLNK:
+		what, errno = "a symlink", syscall.ELOOP
+	case unix.S_IFDIR:
+		what = "a directory"
+	case unix.S_IFIFO:
+		what = "a FIFO"
+	case unix.S_IFSOCK:
+		what = "a socket"
+	case unix.S_IFCHR:
+		what = "a character device (or whiteout)"
+	case unix.S_IFBLK:
+		what = "a block device"
+	default:
+		what = fmt.Sprintf("of type %#o", mode&unix.S_IFMT)
+	}
+	return &kindErr{name, what, errno}
+}
+
+// kindErr is kindError's error: its text names the entry and its kind,
+// its errno is what the mount answers.
+type kindErr struct {
+	name, what string
+	errno      syscall.Errno
+}
+
+func (e *kindErr) Error() string { return fmt.Sprintf("%q is %s, not a regular file", e.name, e.what) }
+func (e *kindErr) Unwrap() error { return e.errno }
+
+// trusted reports whether .snapfs-staging (st) may hold staged data: a
+// real directory owned by root, the daemon's user or STORE's owner, who
+// could write STORE anyway.
+func (s *stager) trusted(st *unix.Stat_t) bool {
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return false
+	}
+	var store unix.Stat_t
+	if unix.Fstat(s.t.store.fd, &store) != nil {
+		return false
+	}
+	return st.Uid == 0 || int(st.Uid) == os.Geteuid() || st.Uid == store.Uid
+}
+
+// root opens STORE/.snapfs-staging; fs.ErrNotExist while there is none.
+func (s *stager) root() (*os.File, error) {
+	d, err := openDirAt(s.t.store.fd, stagingDirName)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EXDEV) {
+			s.refuse()
+			return nil, errStagingRefused
+		}
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(d.Fd()), &st); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if !s.trusted(&st) {
+		d.Close()
+		s.refuse()
+		return nil, errStagingRefused
+	}
+	return d, nil
+}
+
+// refuse logs, once, why new/ is unavailable.
+func (s *stager) refuse() {
+	if s.refused.CompareAndSwap(false, true) {
+		slog.Error("new/ is unavailable: refusing the staging area", "store", s.t.store.Dir, "err", errStagingRefused)
+	}
+}
+
+// ensureRoot opens STORE/.snapfs-staging, creating it with STORE's owner,
+// group and mode: whoever may create a directory in STORE may stage a
+// snapshot, nobody else.
+func (s *stager) ensureRoot() (*os.File, error) {
+	d, err := s.root()
+	if err == nil || !errors.Is(err, unix.ENOENT) {
+		return d, err
+	}
+	var store unix.Stat_t
+	if err := unix.Fstat(s.t.store.fd, &store); err != nil {
+		return nil, err
+	}
+	// 0700 until it has its owner: nobody else may use it meanwhile.
+	if err := unix.Mkdirat(s.t.store.fd, stagingDirName, 0o700); err != nil && err != unix.EEXIST {
+		return nil, err
+	} else if err == nil {
+		created, err := openDirAt(s.t.store.fd, stagingDirName)
+		if err != nil {
+			return nil, err
+		}
+		err = chownFd(int(created.Fd()), int(store.Uid), int(store.Gid))
+		if err == nil {
+			err = unix.Fchmod(int(created.Fd()), store.Mode&0o7777)
+		}
+		created.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s.root()
+}
+
+// openStage opens the staging directory name. ino, when not 0, is the
+// STORE inode the caller knows it by: another directory now under that
+// name is not the caller's (ENOENT).
+func (s *stager) openStage(name string, ino uint64) (*os.File, error) {
+	r, err := s.root()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	d, err := openDirAt(int(r.Fd()), name)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+			return nil, fmt.Errorf("staging directory %q: %w", name, syscall.ENOENT)
+		}
+		return nil, err
+	}
+	if ino != 0 {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(d.Fd()), &st); err != nil || st.Ino != ino {
+			d.Close()
+			return nil, fmt.Errorf("staging directory %q was replaced: %w", name, syscall.ENOENT)
+		}
+	}
+	return d, nil
+}
+
+// statEntry lstats the entry name of the directory d.
+func statEntry(d *os.File, name string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(int(d.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return st, &os.PathError{Op: "stat", Path: name, Err: err}
+	}
+	return st, nil
+}
+
+// openEntry opens the regular file name of d, which must be the STORE
+// inode ino when that is not 0; anything else is refused unopened where
+// the flags allow (O_PATH), and closed at once otherwise.
+func openEntry(d *os.File, name string, flags int, ino uint64) (int, error) {
+	guard := unix.O_NONBLOCK // a FIFO must not block the daemon
+	if flags&unix.O_PATH != 0 {
+		guard = 0
+	}
+	fd, err := openAt(int(d.Fd()), name, flags|guard, 0)
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if err := kindError(name, st.Mode); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if ino != 0 && st.Ino != ino {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%q was replaced: %w", name, syscall.ENOENT)
+	}
+	if guard != 0 && flags&unix.O_NONBLOCK == 0 {
+		// O_NONBLOCK only guarded the open; the kernel's passthrough
+		// keeps the flags it sees.
+		unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags&(unix.O_APPEND|unix.O_DIRECT|unix.O_NOATIME))
+	}
+	return fd, nil
+}
+
+// chownFd changes the owner of the file fd holds (an O_PATH fd too).
+func chownFd(fd, uid, gid int) error {
+	return unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// setattrFd applies a SETATTR's mode, owner and times to the file fd
+// holds; never to a name. (Size is the caller's: it needs a writable fd.)
+func setattrFd(fd int, in *fuse.SetAttrIn) error {
+	if mode, ok := in.GetMode(); ok {
+		if err := unix.Chmod(procPath(fd), mode&0o7777); err != nil {
+			return err
+		}
+	}
+	uid, uok := in.GetUID()
+	gid, gok := in.GetGID()
+	if uok || gok {
+		u, g := -1, -1
+		if uok {
+			u = int(uid)
+		}
+		if gok {
+			g = int(gid)
+		}
+		if err := chownFd(fd, u, g); err != nil {
+			return err
+		}
+	}
+	atime, aok := in.GetATime()
+	mtime, mok := in.GetMTime()
+	if aok || mok {
+		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+		if aok {
+			ts[0] = unix.NsecToTimespec(atime.UnixNano())
+		}
+		if mok {
+			ts[1] = unix.NsecToTimespec(mtime.UnixNano())
+		}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, procPath(fd), ts, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entryNames lists the directory d from its start.
+func entryNames(d *os.File) ([]string, error) {
+	if _, err := d.Seek(0, 0); err != nil {
+		return nil, err
+	}
+	return d.Readdirnames(-1)
+}
