@@ -3,7 +3,6 @@ package fs
 import (
 	"errors"
 	"log/slog"
-	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -136,7 +135,7 @@ func (s *Store) listing() (*listing, error) {
 	if err := unix.Fstat(s.fd, &l.stat); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.Dir)
+	f, err := openDirAt(s.fd, ".")
 	if err != nil {
 		return nil, err
 	}

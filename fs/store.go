@@ -134,8 +134,8 @@ func (s *Store) openBeneathMode(rel string, flags int, mode uint32) (int, error)
 // inotify does not report, so the views that depend on it (its attributes,
 // status) look again.
 func (s *Store) recheckMemory(sn *Snap) (*Snap, error) {
-	cur := statAt(s.fd, sn.Name+"/memory.bin")
-	if cur.same(sn.File(fileMemory)) {
+	_, files, err := s.statSnapshot(sn.Name)
+	if err == nil && files[fileMemory].same(sn.File(fileMemory)) {
 		return sn, nil
 	}
 	// Only this snapshot is read again: the listing and latest do not
@@ -191,14 +191,10 @@ func (s *Store) get(name string, keep bool) (*Snap, error) {
 		return old, nil
 	}
 	s.mu.Unlock()
-	// The listing made sure name is a directory, not a symlink; lstat
-	// confirms it, and the files are lstat'ed and opened beneath STORE.
 	var key snapKey
-	if err := unix.Fstatat(s.fd, name, &key.dir, unix.AT_SYMLINK_NOFOLLOW); err != nil || key.dir.Mode&unix.S_IFMT != unix.S_IFDIR {
+	var err error
+	if key.dir, key.files, err = s.statSnapshot(name); err != nil {
 		return nil, errNotSnapshot
-	}
-	for i, f := range sourceFiles {
-		key.files[i] = statAt(s.fd, name+"/"+f)
 	}
 	if key.files[0].err != nil && errors.Is(key.files[0].err, iofs.ErrNotExist) {
 		return nil, errNotSnapshot
@@ -219,6 +215,23 @@ func (s *Store) get(name string, keep bool) (*Snap, error) {
 		sn.used.Store(time.Now().UnixNano())
 	}
 	return sn, nil
+}
+
+// statSnapshot stats the directory STORE/name, opened beneath STORE
+// without following a symlink, and lstats its source files through it.
+func (s *Store) statSnapshot(name string) (dir unix.Stat_t, files [3]fileStat, err error) {
+	fd, err := s.openBeneath(name, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return dir, files, err
+	}
+	defer unix.Close(fd)
+	if err := unix.Fstat(fd, &dir); err != nil {
+		return dir, files, err
+	}
+	for i, f := range sourceFiles {
+		files[i] = statAt(fd, f)
+	}
+	return dir, files, nil
 }
 
 // statAt lstats name in the directory dfd; anything but a regular file

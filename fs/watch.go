@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 	"unsafe"
@@ -59,7 +58,7 @@ func startWatcher(t *tree) (*watcher, error) {
 		staged:  map[string]bool{},
 		kick:    make(chan struct{}, 1),
 	}
-	wd, err := unix.InotifyAddWatch(fd, t.store.Dir, storeMask)
+	wd, err := unix.InotifyAddWatch(fd, procPath(t.store.fd), storeMask&^unix.IN_DONT_FOLLOW)
 	if err != nil {
 		w.f.Close()
 		return nil, err
@@ -88,13 +87,25 @@ const stagingWatch = "/staging"
 // addStaging watches the staging directory, so new/ follows staging
 // directories made or published by another daemon on the same STORE.
 func (w *watcher) addStaging() {
-	wd, err := unix.InotifyAddWatch(int(w.f.Fd()), filepath.Join(w.t.store.Dir, stagingDirName), storeMask)
+	wd, err := w.watchAt(stagingDirName, storeMask)
 	if err != nil {
 		return // not there yet: its creation in STORE brings us back
 	}
 	w.mu.Lock()
 	w.wds[int32(wd)] = stagingWatch
 	w.mu.Unlock()
+}
+
+// watchAt watches the directory STORE/name, opened beneath STORE without
+// following a symlink: the watch is on what was opened, not on a path.
+func (w *watcher) watchAt(name string, mask uint32) (int, error) {
+	fd, err := w.t.store.openBeneath(name, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fd)
+	// The magic link is the point here: it leads to the opened directory.
+	return unix.InotifyAddWatch(int(w.f.Fd()), procPath(fd), mask&^unix.IN_DONT_FOLLOW)
 }
 
 // add watches STORE/name, once.
@@ -104,7 +115,7 @@ func (w *watcher) add(name string) {
 	if _, ok := w.dirs[name]; ok {
 		return
 	}
-	wd, err := unix.InotifyAddWatch(int(w.f.Fd()), filepath.Join(w.t.store.Dir, name), dirMask)
+	wd, err := w.watchAt(name, dirMask)
 	if err != nil {
 		if errors.Is(err, unix.ENOSPC) && !w.full {
 			w.full = true
