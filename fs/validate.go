@@ -122,7 +122,11 @@ func stagedManifest(dir *os.File, now time.Time) ([]byte, error) {
 		if !hasTime {
 			m.CreatedAt = snapshot.Timestamp{Seconds: now.Unix(), Nanos: int32(now.Nanosecond())}
 		}
-		return m.Encode(), nil
+		b := m.Encode()
+		if len(b) > snapshot.MaxManifestSize {
+			return nil, named("manifest.json encodes to a manifest.bin of %d bytes, larger than %d bytes", len(b), snapshot.MaxManifestSize)
+		}
+		return b, nil
 	}
 	if binErr != nil {
 		return nil, binErr
