@@ -22,8 +22,10 @@ type backingNode struct {
 	snap string
 	file int // fileManifest, fileState or fileMemory
 
-	mu   sync.Mutex
-	seen fileStat // the version last opened, to keep the page cache
+	mu     sync.Mutex
+	seen   fileStat // the version last opened, to keep the page cache
+	opens  int      // open handles of this node
+	clones int      // of which restore clones (memory.bin; clone.go)
 }
 
 var (
@@ -31,7 +33,43 @@ var (
 	_ = (fusefs.NodeGetattrer)((*backingNode)(nil))
 	_ = (fusefs.NodeLseeker)((*backingNode)(nil))
 	_ = (fusefs.NodeCopyFileRanger)((*backingNode)(nil))
+	_ = (fusefs.NodeWriter)((*backingNode)(nil))
+	_ = (fusefs.NodeAllocater)((*backingNode)(nil))
 )
+
+// Write reaches only a restore clone; the snapshot is read-only.
+func (b *backingNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	if h, ok := cloneOf(f); ok {
+		return h.Write(ctx, data, off)
+	}
+	return 0, syscall.EROFS
+}
+
+// Allocate reaches only a restore clone; the snapshot is read-only.
+func (b *backingNode) Allocate(ctx context.Context, f fusefs.FileHandle, off uint64, size uint64, mode uint32) syscall.Errno {
+	if h, ok := cloneOf(f); ok {
+		return toErrno(ctx, "fallocate", unix.Fallocate(h.fd(), mode, int64(off), int64(size)))
+	}
+	return syscall.EROFS
+}
+
+// cloneOf returns the restore clone f is, if it is one.
+func cloneOf(f fusefs.FileHandle) (*cloneHandle, bool) {
+	switch h := f.(type) {
+	case *cloneHandle:
+		return h, true
+	case noPassthroughClone:
+		return h.cloneHandle, true
+	}
+	return nil, false
+}
+
+// restorePerm gives memory.bin a write bit wherever it has a read bit:
+// writes only ever reach the opener's private clone, so whoever may read
+// a snapshot may restore it.
+func restorePerm(out *fuse.Attr) {
+	out.Mode |= (out.Mode & 0o444) >> 1
+}
 
 // CopyFileRange from a published file into a staged one stays inside
 // the store's filesystem.
@@ -56,6 +94,9 @@ func (b *backingNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
 		return toErrno(ctx, "getattr", f.err)
 	}
 	setBacking(out, ino(sn.Ino(), backingSlots[b.file]), &f.st)
+	if b.file == fileMemory {
+		restorePerm(out)
+	}
 	return 0
 }
 
@@ -65,26 +106,53 @@ func (b *backingNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fus
 		// notification reports: its times are always asked for.
 		out.SetTimeout(volatile)
 	}
-	h, ok := f.(*backingHandle)
-	if !ok {
-		return b.attr(ctx, &out.Attr)
+	var fd int
+	switch h := f.(type) {
+	case *backingHandle:
+		fd = h.fd()
+	case *passthroughHandle:
+		fd = h.fd()
+	default:
+		if c, ok := cloneOf(f); ok {
+			fd = c.fd() // the clone's own times, as its writer expects
+		} else {
+			return b.attr(ctx, &out.Attr)
+		}
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(h.fd(), &st); err != nil {
+	if err := unix.Fstat(fd, &st); err != nil {
 		return toErrno(ctx, "getattr", err)
 	}
 	setBacking(&out.Attr, b.StableAttr().Ino, &st)
+	if b.file == fileMemory {
+		restorePerm(&out.Attr)
+	}
 	return 0
 }
 
+// Open hands out the STORE file, or for a read-write open of memory.bin
+// a private clone of it (clone.go). Every other write is EROFS.
 func (b *backingNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if wantsWrite(flags) {
+		if b.file == fileMemory && flags&syscall.O_ACCMODE == syscall.O_RDWR && flags&(syscall.O_TRUNC|syscall.O_APPEND) == 0 {
+			return b.openRestore(ctx)
+		}
 		return nil, 0, syscall.EROFS
 	}
+	b.mu.Lock()
+	if b.clones > 0 {
+		b.mu.Unlock()
+		return nil, 0, syscall.EBUSY // this inode serves a clone (clone.go)
+	}
+	b.opens++
+	b.mu.Unlock()
 	release, err := b.t.fds.take(ctx)
 	if err != nil {
+		b.closed(false)
 		return nil, 0, toErrno(ctx, "open", err)
 	}
+	taken := release
+	release = func() { taken(); b.closed(false) }
 	fd, err := b.t.store.openBeneath(b.snap+"/"+sourceFiles[b.file], unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		release()

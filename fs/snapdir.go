@@ -95,8 +95,14 @@ func (d *snapDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 			child = &stateDirNode{t: d.t, snap: d.name}
 		}
 		id := fusefs.StableAttr{Mode: e.mode, Ino: ino(sn.Ino(), e.slot), Gen: gen(d.name)}
-		if e.slot == slotStatus || e.slot == slotMemoryBin {
-			out.SetAttrTimeout(volatile) // see viewNode.Open, backingNode.attr
+		switch e.slot {
+		case slotStatus:
+			out.SetAttrTimeout(volatile) // see viewNode.Open
+		case slotMemoryBin:
+			// A node per lookup, and a lookup per open: a restore clone
+			// needs an inode of its own (clone.go).
+			id.Gen = memoryGen(d.name)
+			volatileEntry(out)
 		}
 		return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
 	}

@@ -1,0 +1,197 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// Restoring from the mount: OpenVMM opens memory.bin read-write and maps
+// it shared, and the guest writes its RAM from the first instruction. A
+// read-write open of a published memory.bin therefore gets a private
+// copy-on-write clone of it: an O_TMPFILE on STORE's filesystem (no name,
+// so it goes with the last close, a killed daemon or a crash), filled
+// with FICLONE where the filesystem shares blocks (XFS, btrfs: instant,
+// any size) and else with a sparse copy of the data regions.
+//
+// The kernel allows one backing file per inode for passthrough and keeps
+// one page cache per inode, so a clone needs an inode of its own: every
+// lookup of memory.bin makes a new node (memoryGen), and the kernel,
+// which never caches that entry, looks it up at every open. An inode
+// that two opens share anyway (a race, or a reopen through /proc) serves
+// a clone only alone: mixing it with any other open answers EBUSY.
+
+// cloneHandle is an open clone: reads and writes go to it (through
+// passthrough where the kernel can), never to STORE.
+type cloneHandle struct {
+	f       *os.File
+	release func() // gives back the opener's fd quota
+}
+
+var (
+	_ = (fusefs.FileReader)((*cloneHandle)(nil))
+	_ = (fusefs.FileWriter)((*cloneHandle)(nil))
+	_ = (fusefs.FileFsyncer)((*cloneHandle)(nil))
+	_ = (fusefs.FileReleaser)((*cloneHandle)(nil))
+	_ = (fusefs.FilePassthroughFder)((*cloneHandle)(nil))
+)
+
+func (h *cloneHandle) fd() int   { return int(h.f.Fd()) }
+func (h *cloneHandle) fdOf() int { return h.fd() }
+
+func (h *cloneHandle) PassthroughFd() (int, bool) { return h.fd(), true }
+
+func (h *cloneHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	return fuse.ReadResultFd(h.f.Fd(), off, len(dest)), 0
+}
+
+func (h *cloneHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n, err := unix.Pwrite(h.fd(), data, off)
+	return uint32(n), toErrno(ctx, "write", err)
+}
+
+func (h *cloneHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	return toErrno(ctx, "fsync", unix.Fdatasync(h.fd()))
+}
+
+func (h *cloneHandle) Release(ctx context.Context) syscall.Errno {
+	h.f.Close()
+	h.release()
+	return 0
+}
+
+// noPassthroughClone is a clone the daemon serves (--no-passthrough).
+type noPassthroughClone struct{ *cloneHandle }
+
+func (noPassthroughClone) PassthroughFd() (int, bool) { return -1, false }
+
+// openClone makes the private clone of the published file src (open, of
+// size bytes) for the snapshot name.
+func (s *Store) openClone(name string, src int, size int64) (*os.File, error) {
+	start := time.Now()
+	fd, err := openAt(s.fd, ".", unix.O_TMPFILE|unix.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("restore clone of %s/memory.bin: %w", name, err)
+	}
+	f := os.NewFile(uintptr(fd), name+"/memory.bin (clone)")
+	if err := unix.IoctlFileClone(fd, src); err == nil {
+		slog.Debug("restore clone", "snapshot", name, "reflink", true, "took", time.Since(start))
+		return f, nil
+	}
+	copied, err := sparseCopy(fd, src, size)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("restore clone of %s/memory.bin: %w", name, err)
+	}
+	slog.Info("restore clone copied (no reflink on STORE's filesystem)", "snapshot", name,
+		"size", size, "copied", copied, "took", time.Since(start).Round(time.Millisecond))
+	return f, nil
+}
+
+// sparseCopy copies the data regions of src into dst, which becomes size
+// bytes long with holes where src has them. It returns the bytes copied.
+func sparseCopy(dst, src int, size int64) (int64, error) {
+	if err := unix.Ftruncate(dst, size); err != nil {
+		return 0, err
+	}
+	var copied int64
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(src, off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break // only a hole is left
+		}
+		if err != nil {
+			return copied, err
+		}
+		hole, err := unix.Seek(src, data, unix.SEEK_HOLE)
+		if err != nil {
+			return copied, err
+		}
+		if hole > size {
+			hole = size
+		}
+		for in, out := data, data; in < hole; {
+			n, err := unix.CopyFileRange(src, &in, dst, &out, int(min(hole-in, 1<<30)), 0)
+			if err != nil {
+				return copied, err
+			}
+			if n == 0 {
+				return copied, fmt.Errorf("memory.bin shrank while being copied")
+			}
+			copied += int64(n)
+		}
+		off = hole
+	}
+	return copied, nil
+}
+
+// openRestore answers a read-write open of memory.bin with a clone.
+func (b *backingNode) openRestore(ctx context.Context) (fusefs.FileHandle, uint32, syscall.Errno) {
+	b.mu.Lock()
+	if b.opens > 0 {
+		b.mu.Unlock()
+		return nil, 0, syscall.EBUSY // see the package comment above
+	}
+	b.opens++
+	b.clones++
+	b.mu.Unlock()
+	h, errno := b.clone(ctx)
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	if b.t.opts.NoPassthrough {
+		return noPassthroughClone{h}, 0, 0
+	}
+	return h, 0, 0
+}
+
+func (b *backingNode) clone(ctx context.Context) (*cloneHandle, syscall.Errno) {
+	taken, err := b.t.fds.take(ctx)
+	if err != nil {
+		b.closed(true)
+		return nil, toErrno(ctx, "open", err)
+	}
+	release := func() { taken(); b.closed(true) }
+	src, err := b.t.store.openBeneath(b.snap+"/memory.bin", unix.O_RDONLY|unix.O_NONBLOCK)
+	if err != nil {
+		release()
+		return nil, toErrno(ctx, "open", err)
+	}
+	defer unix.Close(src)
+	var st unix.Stat_t
+	if err := unix.Fstat(src, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		release()
+		return nil, syscall.EACCES
+	}
+	f, err := b.t.store.openClone(b.snap, src, st.Size)
+	if err != nil {
+		release()
+		return nil, toErrno(ctx, "open", err)
+	}
+	return &cloneHandle{f: f, release: release}, 0
+}
+
+// closed counts an open of this node gone.
+func (b *backingNode) closed(clone bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.opens--
+	if clone {
+		b.clones--
+	}
+}
+
+// memoryGens makes every lookup of a memory.bin a new node (see above).
+var memoryGens atomic.Uint64
+
+// memoryGen is the generation of a new memory.bin node of snapshot name.
+func memoryGen(name string) uint64 { return gen(name) | memoryGens.Add(1)<<32 }
