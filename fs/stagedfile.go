@@ -116,6 +116,10 @@ func (f *stagedFileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *
 			if err != nil {
 				return err
 			}
+			if err := f.t.store.notPublished(fd, name); err != nil {
+				unix.Close(fd)
+				return err
+			}
 			err = unix.Ftruncate(fd, int64(size))
 			unix.Close(fd)
 			if err != nil {
@@ -145,6 +149,18 @@ func (f *stagedFileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHan
 	}
 	var h *stagedHandle
 	open := func(st *stage, dir *os.File, name string) error {
+		if wantsWrite(flags) {
+			// Checked before the open, which may truncate.
+			fd, err := openEntry(dir, name, unix.O_PATH, f.ino)
+			if err != nil {
+				return err
+			}
+			err = f.t.store.notPublished(fd, name)
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
+		}
 		fd, err := openEntry(dir, name, int(flags)&^unix.O_CREAT, f.ino)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"golang.org/x/sys/unix"
 )
 
 // stagedHandle is an open staged file: go-fuse's loopback file over the
@@ -16,6 +17,7 @@ type stagedHandle struct {
 	t       *tree
 	fd      int
 	stage   *stage // nil for a reader
+	ino     uint64 // STORE inode, for a writer
 	release func() // gives back the caller's fd quota
 }
 
@@ -33,9 +35,10 @@ func newStagedHandle(t *tree, st *stage, fd int, flags uint32, release func()) *
 		fd:           fd,
 		release:      release,
 	}
-	if wantsWrite(flags) && st != nil {
-		h.stage = st
-		st.writers++
+	var fst unix.Stat_t
+	if wantsWrite(flags) && st != nil && unix.Fstat(fd, &fst) == nil {
+		h.stage, h.ino = st, fst.Ino
+		t.stage.opened(st, fst.Ino)
 	}
 	return h
 }
@@ -53,7 +56,7 @@ func (h *stagedHandle) Release(ctx context.Context) syscall.Errno {
 	errno := h.LoopbackFile.Release(ctx)
 	h.release()
 	if h.stage != nil {
-		h.t.stage.closed(h.stage)
+		h.t.stage.closed(h.stage, h.ino)
 	}
 	return errno
 }

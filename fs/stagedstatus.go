@@ -108,6 +108,8 @@ func (s *stager) status(name string, ino uint64) ([]byte, unix.Stat_t, error) {
 	}
 	if writers > 0 {
 		fmt.Fprintf(&b, "open for writing: %d\n", writers)
+	} else if s.busy(dir) {
+		b.WriteString("open for writing: through a hard link in another staging directory\n")
 	}
 	if last != "" {
 		b.WriteString("last validation failed:\n")

@@ -32,6 +32,7 @@ type stager struct {
 	t       *tree
 	mu      sync.Mutex
 	stages  map[string]*stage
+	inodes  map[uint64]int // STORE inode -> handles open for writing, in any stage
 	refused atomic.Bool // logged that .snapfs-staging is refused
 
 	// published is called after a staging directory became STORE/name,
@@ -47,12 +48,46 @@ type stage struct {
 	name       string // its name in new/, changed by rename
 	done       bool   // published: every later change fails (ENOENT)
 	writers    int    // handles open for writing
+	blocked    bool   // an automatic publish waits for a file open in another stage
 	lastChange time.Time
 	timer      *time.Timer
 	last       string // findings of the last failed validation
 }
 
-func newStager(t *tree) *stager { return &stager{t: t, stages: map[string]*stage{}} }
+func newStager(t *tree) *stager {
+	return &stager{t: t, stages: map[string]*stage{}, inodes: map[uint64]int{}}
+}
+
+// opened counts a handle open for writing on the file ino of st, whose
+// lock the caller holds.
+func (s *stager) opened(st *stage, ino uint64) {
+	st.writers++
+	s.mu.Lock()
+	s.inodes[ino]++
+	s.mu.Unlock()
+}
+
+// busy reports whether a staged file of dir is open for writing through
+// any staging directory (a hard link shares the inode).
+func (s *stager) busy(dir *os.File) bool {
+	s.mu.Lock()
+	open := len(s.inodes) > 0
+	s.mu.Unlock()
+	if !open {
+		return false
+	}
+	for _, n := range stagedNames(dir) {
+		if st, err := statEntry(dir, n); err == nil {
+			s.mu.Lock()
+			k := s.inodes[st.Ino]
+			s.mu.Unlock()
+			if k > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func (s *stager) get(name string) *stage {
 	s.mu.Lock()
@@ -87,6 +122,35 @@ func (s *stager) change(name string, ino uint64, fn func(st *stage, dir *os.File
 		s.touched(name)
 	}
 	return err
+}
+
+// changeTwo is change of the staging directory name while the staging
+// directory other is locked too (a hard link from it): locks are taken in
+// name order, so two links in opposite directions cannot deadlock.
+func (s *stager) changeTwo(name string, ino uint64, other string, fn func(dir *os.File) error) error {
+	o := s.get(other)
+	lockOther := func() error {
+		o.mu.Lock()
+		if o.done {
+			o.mu.Unlock()
+			return fmt.Errorf("staging directory %q was published: %w", other, syscall.ENOENT)
+		}
+		return nil
+	}
+	if other < name {
+		if err := lockOther(); err != nil {
+			return err
+		}
+		defer o.mu.Unlock()
+		return s.change(name, ino, func(_ *stage, dir *os.File) error { return fn(dir) })
+	}
+	return s.change(name, ino, func(_ *stage, dir *os.File) error {
+		if err := lockOther(); err != nil {
+			return err
+		}
+		defer o.mu.Unlock()
+		return fn(dir)
+	})
 }
 
 // list returns the names of the staging directories.
@@ -233,14 +297,36 @@ func (s *stager) remove(name string) error {
 // closed counts a handle open for writing gone; like touched, it
 // restarts the wait before an automatic publish. (Handles are counted
 // when opened, under change.)
-func (s *stager) closed(st *stage) {
+func (s *stager) closed(st *stage, ino uint64) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	if st.writers > 0 {
 		st.writers--
 	}
 	st.lastChange = time.Now()
 	s.schedule(st.name, st)
+	st.mu.Unlock()
+	s.mu.Lock()
+	if s.inodes[ino]--; s.inodes[ino] > 0 {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.inodes, ino)
+	var blocked []*stage
+	for _, o := range s.stages {
+		if o != st {
+			blocked = append(blocked, o)
+		}
+	}
+	s.mu.Unlock()
+	// Stages that waited for this file (linked into them) try again.
+	for _, o := range blocked {
+		o.mu.Lock()
+		if o.blocked {
+			o.blocked = false
+			s.schedule(o.name, o)
+		}
+		o.mu.Unlock()
+	}
 }
 
 func (s *stager) touched(name string) {
@@ -277,9 +363,15 @@ func (s *stager) autoCommit(name string) {
 	if err != nil {
 		return
 	}
-	missing := missingFiles(dir)
+	missing, busy := missingFiles(dir), s.busy(dir)
 	dir.Close()
 	if len(missing) > 0 {
+		return
+	}
+	if busy {
+		st.mu.Lock()
+		st.blocked = true // its closing schedules another try
+		st.mu.Unlock()
 		return
 	}
 	if err := s.publish(name, name); err != nil {
@@ -333,20 +425,6 @@ func (s *stager) publish(name, target string) error {
 	if st.done {
 		return syscall.ENOENT
 	}
-	// The kernel sends RELEASE after close(2) returns, so a writer that
-	// just closed may still count: give it a moment before refusing.
-	for wait := 0; st.writers > 0 && wait < 100; wait++ {
-		st.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-		st.mu.Lock()
-	}
-	if st.done {
-		return syscall.ENOENT
-	}
-	if st.writers > 0 {
-		st.last = "error: a file is still open for writing\n"
-		return fmt.Errorf("publish %q: a file is still open for writing: %w", target, syscall.EBUSY)
-	}
 	r, err := s.root()
 	if err != nil {
 		return err
@@ -357,6 +435,20 @@ func (s *stager) publish(name, target string) error {
 		return err
 	}
 	defer dir.Close()
+	// The kernel sends RELEASE after close(2) returns, so a writer that
+	// just closed may still count: give it a moment before refusing.
+	for wait := 0; (st.writers > 0 || s.busy(dir)) && wait < 100; wait++ {
+		st.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		st.mu.Lock()
+	}
+	if st.done {
+		return syscall.ENOENT
+	}
+	if st.writers > 0 || s.busy(dir) {
+		st.last = "error: a file is still open for writing\n"
+		return fmt.Errorf("publish %q: a file is still open for writing: %w", target, syscall.EBUSY)
+	}
 	unix.Unlinkat(int(dir.Fd()), manifestTmp, 0) // left by a crash in placeManifest
 	manifest, report := validateStaged(dir, time.Now())
 	if !report.Valid() {

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 
@@ -214,6 +215,52 @@ func (d *stagingDirNode) Symlink(ctx context.Context, target, name string, out *
 	return nil, syscall.EPERM
 }
 
+// Link hard-links a staged file into this staging directory: OpenVMM
+// saves by linking its memory backing file, which may live in another
+// staging directory, into the snapshot's. Both directories' locks are
+// held (in name order), and the link is made from the file's O_PATH fd,
+// so it is the very file the node is.
 func (d *stagingDirNode) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
+	src, ok := target.(*stagedFileNode)
+	if !ok {
+		return nil, syscall.EPERM
+	}
+	if name == statusName {
+		return nil, syscall.EEXIST
+	}
+	srcStage, srcName := src.where()
+	link := func(dir *os.File) error {
+		sdir, err := d.t.stage.openStage(srcStage, src.dirIno())
+		if err != nil {
+			return err
+		}
+		defer sdir.Close()
+		fd, err := openEntry(sdir, srcName, unix.O_PATH, src.ino)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		err = unix.Linkat(fd, "", int(dir.Fd()), name, unix.AT_EMPTY_PATH)
+		if err == unix.ENOENT || err == unix.EPERM {
+			// AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (a daemon not run
+			// by root): link the name, and check it is still the file.
+			if err = unix.Linkat(int(sdir.Fd()), srcName, int(dir.Fd()), name, 0); err == nil {
+				if st, serr := statEntry(dir, name); serr != nil || st.Ino != src.ino {
+					unix.Unlinkat(int(dir.Fd()), name, 0)
+					err = fmt.Errorf("%q was replaced: %w", srcName, syscall.ENOENT)
+				}
+			}
+		}
+		return err
+	}
+	var err error
+	if srcStage == d.name() {
+		err = d.change(func(_ *stage, dir *os.File) error { return link(dir) })
+	} else {
+		err = d.t.stage.changeTwo(d.name(), d.ino, srcStage, func(dir *os.File) error { return link(dir) })
+	}
+	if err != nil {
+		return nil, toErrno(ctx, "link", err)
+	}
+	return d.Lookup(ctx, name, out)
 }

@@ -1,6 +1,10 @@
 package fs
 
 import (
+	"fmt"
+	"golang.org/x/sys/unix"
+	"syscall"
+
 	"sort"
 	"time"
 
@@ -75,6 +79,29 @@ func (s *Store) SharedWith(sn *Snap) string {
 	if st.err != nil || st.st.Nlink < 2 {
 		return "" // a file with one link is nobody else's
 	}
+	for _, other := range s.memoryFiles()[[2]uint64{st.st.Dev, st.st.Ino}] {
+		if other != sn.Name {
+			return other
+		}
+	}
+	return ""
+}
+
+// PublishedAs names a snapshot whose memory.bin is the file st, or "": a
+// staged file hard-linked to a published memory.bin must not be written.
+func (s *Store) PublishedAs(st *unix.Stat_t) string {
+	if st.Nlink < 2 {
+		return ""
+	}
+	if names := s.memoryFiles()[[2]uint64{st.Dev, st.Ino}]; len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
+
+// memoryFiles maps each memory.bin (dev, ino) in STORE to the snapshots
+// holding it. It is rebuilt at most once per cache period.
+func (s *Store) memoryFiles() map[[2]uint64][]string {
 	s.sharedMu.Lock()
 	defer s.sharedMu.Unlock()
 	s.mu.Lock()
@@ -98,12 +125,7 @@ func (s *Store) SharedWith(sn *Snap) string {
 		s.shared = d
 		s.mu.Unlock()
 	}
-	for _, other := range d.val[[2]uint64{st.st.Dev, st.st.Ino}] {
-		if other != sn.Name {
-			return other
-		}
-	}
-	return ""
+	return d.val
 }
 
 // Status is the status view of sn: its findings plus the store-wide
@@ -112,4 +134,17 @@ func (s *Store) Status(sn *Snap) []byte {
 	in := sn.checkInput()
 	in.MemorySharedWith = s.SharedWith(sn)
 	return snapshot.Check(in).Text()
+}
+
+// notPublished refuses (EROFS) a change to the staged file fd when it is
+// also a published snapshot's memory.bin (linked there by a save).
+func (s *Store) notPublished(fd int, name string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if snap := s.PublishedAs(&st); snap != "" {
+		return fmt.Errorf("%q is also %s/memory.bin, a published snapshot: %w", name, snap, syscall.EROFS)
+	}
+	return nil
 }
