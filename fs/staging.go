@@ -33,7 +33,7 @@ type stager struct {
 	mu      sync.Mutex
 	stages  map[string]*stage
 	inodes  map[uint64]int // STORE inode -> handles open for writing, in any stage
-	refused atomic.Bool // logged that .snapfs-staging is refused
+	refused atomic.Bool    // logged that .snapfs-staging is refused
 
 	// published is called after a staging directory became STORE/name,
 	// so the kernel can drop its stale entries.
