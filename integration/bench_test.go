@@ -74,6 +74,12 @@ var benchTable = []benchRow{
 		"s", benchAbsolute, 0.2, benchMountReady},
 	{"rss", "daemon VmRSS after walking 10,000 snapshots and reading their views (absolute)",
 		"MiB", benchAbsolute, 64, benchRSS},
+	{"restore-ready-xfs", "open(O_RDWR)+fstat+mmap of a 4 GiB memory.bin (1 GiB data) on XFS; baseline cp --reflink=always + the same (1 GiB figures in the notes)",
+		"s", benchTime, 0.5, benchRestoreReadyXFS},
+	{"restore-ready-copy", "the same on ext4 (a sparse copy); baseline cp --sparse=always + the same",
+		"s", benchTime, 0.9, benchRestoreReadyCopy},
+	{"guest-write", "20,000 4 KiB stores at random pages of a restored memory.bin's shared mapping on XFS, then msync; baseline a native reflink copy",
+		"kop/s", benchThroughput, 0.9, benchGuestWriteRow},
 }
 
 // BenchmarkSnapfs runs every row of benchTable as a sub-benchmark; the
