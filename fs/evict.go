@@ -2,7 +2,10 @@ package fs
 
 import (
 	"sort"
+	"syscall"
 	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
 )
 
 // maxCachedSnapshots bounds how many snapshots the kernel keeps looked up
@@ -11,7 +14,7 @@ import (
 // store would grow the daemon by some 35 nodes per snapshot forever.
 // Past the bound, the least recently used snapshots are dropped from the
 // kernel's cache (it forgets their nodes); a later visit looks them up
-// again.
+// again. (Prune needs Linux 6.16; older kernels keep what they cache.)
 const maxCachedSnapshots = 1024
 
 // evictEvery is how often the bound is enforced.
@@ -51,9 +54,17 @@ func (t *tree) evict() {
 		return
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].used < cands[j].used })
-	// Drop down to 7/8 of the bound, so eviction runs in batches.
-	for _, c := range cands[:len(cands)-maxCachedSnapshots*7/8] {
-		root.NotifyEntry(c.name)
+	// Drop down to 7/8 of the bound, so eviction runs in batches. The
+	// kernel forgets what nobody uses (a working directory stays).
+	var nodes []*fusefs.Inode
+	old := cands[:len(cands)-maxCachedSnapshots*7/8]
+	for _, c := range old {
+		nodes = append(nodes, kids[c.name])
 		t.store.drop(c.name)
+	}
+	if t.notify.prune(root, nodes) == syscall.ENOSYS {
+		for _, c := range old { // a kernel before 6.16: the old way
+			t.notify.entry(root, c.name)
+		}
 	}
 }

@@ -30,7 +30,8 @@ type Options struct {
 
 // tree is what every node of one mount shares.
 type tree struct {
-	store *Store
+	store  *Store
+	notify *notifier
 	stage *stager
 	fds   *fdQuota
 	opts  Options
@@ -39,7 +40,7 @@ type tree struct {
 
 // newTree makes the shared state of a mount of store.
 func newTree(store *Store, opts Options) *tree {
-	t := &tree{store: store, opts: opts, fds: newFdQuota(opts.MaxFdsPerUser)}
+	t := &tree{store: store, opts: opts, fds: newFdQuota(opts.MaxFdsPerUser), notify: newNotifier()}
 	t.root = &rootNode{t: t}
 	t.stage = newStager(t)
 	t.stage.published = t.published
@@ -47,13 +48,16 @@ func newTree(store *Store, opts Options) *tree {
 }
 
 // published drops the kernel's entries for a staging directory that just
-// became a snapshot. It runs apart from the FUSE request that published
-// (a rename holds the kernel's directory locks until it returns).
+// became a snapshot: the new name (a cached negative entry) and the
+// staging name, which names nothing now. It runs apart from the FUSE
+// request that published, once no request holds a directory lock.
 func (t *tree) published(staged, name string) {
 	go func() {
-		t.root.NotifyEntry(name)
-		if nd := t.root.GetChild("new"); nd != nil {
-			nd.NotifyEntry(staged)
+		root := t.root.EmbeddedInode()
+		t.notify.entry(root, name)
+		root.NotifyContent(0, 0)
+		if nd := root.GetChild("new"); nd != nil {
+			t.notify.entry(nd, staged)
 			nd.NotifyContent(0, 0) // its cached listing
 		}
 	}()

@@ -231,8 +231,8 @@ func (w *watcher) flush() {
 		root := w.t.root.EmbeddedInode()
 		if nd := root.GetChild("new"); nd != nil && len(staged) > 0 {
 			for name := range staged {
-				if name != "" {
-					nd.NotifyEntry(name)
+				if name != "" && !w.sameStage(nd, name) {
+					w.t.notify.entry(nd, name)
 				}
 			}
 			nd.NotifyContent(0, 0)
@@ -249,14 +249,42 @@ func (w *watcher) flush() {
 			}
 		}
 		for name := range pending {
-			if ch := root.GetChild(name); ch != nil {
+			ch := root.GetChild(name)
+			if ch != nil {
 				dropContent(ch)
 			}
-			root.NotifyEntry(name)
+			if ch == nil || !w.sameSnapshot(ch, name) {
+				w.t.notify.entry(root, name)
+			}
 		}
-		root.NotifyEntry("latest")
+		w.t.notify.entry(root, "latest")
 		root.NotifyContent(0, 0) // the listing and the root's mtime
 	}
+}
+
+// sameSnapshot reports whether name still names the snapshot directory
+// the kernel knows as ch: then its entry stays (a process may stand in
+// it) and only its contents are refreshed.
+func (w *watcher) sameSnapshot(ch *fusefs.Inode, name string) bool {
+	if _, ok := ch.Operations().(*snapDirNode); !ok {
+		return false
+	}
+	e, err := w.t.store.Entry(name)
+	return err == nil && ino(e.Ino, slotDir) == ch.StableAttr().Ino
+}
+
+// sameStage is sameSnapshot for a staging directory in new/.
+func (w *watcher) sameStage(nd *fusefs.Inode, name string) bool {
+	ch := nd.GetChild(name)
+	if ch == nil {
+		return false
+	}
+	d, ok := ch.Operations().(*stagingDirNode)
+	if !ok {
+		return false
+	}
+	st, ok := w.t.stage.exists(name)
+	return ok && st.Ino == d.ino
 }
 
 // dropContent drops the kernel's cached data and attributes of n and
