@@ -67,7 +67,9 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 			// READDIRPLUS only where it pays: for the first batch and
 			// when the reader stats what it lists (ls -l, walks); a plain
 			// ls of a large store then needs no lookups.
-			ExtraCapabilities: fuse.CAP_READDIRPLUS_AUTO,
+			// HANDLE_KILLPRIV_V2: staged files carry no privileges to
+			// drop (noPriv), so writes need no GETXATTR round trip.
+			ExtraCapabilities: fuse.CAP_READDIRPLUS_AUTO | fuse.CAP_HANDLE_KILLPRIV_V2,
 			Debug:             cfg.Debug,
 			Logger:            log.New(newOpLog(), "", 0),
 		},

@@ -249,10 +249,24 @@ func chownFd(fd, uid, gid int) error {
 	return unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
 }
 
+// noPriv is what a staged file's mode never has: the kernel lets the
+// daemon handle privilege removal on write (HANDLE_KILLPRIV_V2, which
+// spares a GETXATTR round trip per write), and a snapshot's files need no
+// set-id bits, so there is never anything to remove.
+const noPriv = ^uint32(unix.S_ISUID | unix.S_ISGID)
+
 // setattrFd applies a SETATTR's mode, owner and times to the file fd
 // holds; never to a name. (Size is the caller's: it needs a writable fd.)
+// A regular file gets no set-id bits (noPriv).
 func setattrFd(fd int, in *fuse.SetAttrIn) error {
 	if mode, ok := in.GetMode(); ok {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFREG {
+			mode &= noPriv
+		}
 		if err := unix.Chmod(procPath(fd), mode&0o7777); err != nil {
 			return err
 		}

@@ -144,7 +144,7 @@ func (d *stagingDirNode) Create(ctx context.Context, name string, flags uint32, 
 	}
 	var h *stagedHandle
 	err = d.change(func(st *stage, dir *os.File) error {
-		fd, err := openAt(int(dir.Fd()), name, int(flags)|unix.O_CREAT|unix.O_EXCL, mode)
+		fd, err := openAt(int(dir.Fd()), name, int(flags)|unix.O_CREAT|unix.O_EXCL, mode&noPriv)
 		if errors.Is(err, unix.EEXIST) && flags&unix.O_EXCL == 0 {
 			// Made by someone else since the kernel's lookup: an open.
 			fd, err = openEntry(dir, name, int(flags)&^unix.O_CREAT, 0)

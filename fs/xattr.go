@@ -61,6 +61,9 @@ func (f *stagedFileNode) Listxattr(ctx context.Context, dest []byte) (uint32, sy
 }
 
 func (f *stagedFileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	if attr == "security.capability" {
+		return syscall.EPERM // never anything to remove on write (noPriv)
+	}
 	return toErrno(ctx, "setxattr", f.changeFd(func(fd int) error {
 		return unix.Setxattr(procPath(fd), attr, data, int(flags))
 	}))

@@ -80,6 +80,8 @@ var benchTable = []benchRow{
 		"s", benchTime, 0.9, benchRestoreReadyCopy},
 	{"guest-write", "20,000 4 KiB stores at random pages of a restored memory.bin's shared mapping on XFS, then msync; baseline a native reflink copy",
 		"kop/s", benchThroughput, 0.9, benchGuestWriteRow},
+	{"write-staged", "20,000 4 KiB pwrites at random offsets of a staged 256 MiB memory.bin; baseline the same in a directory of STORE's filesystem",
+		"MiB/s", benchThroughput, 0.8, benchWriteStaged},
 }
 
 // BenchmarkSnapfs runs every row of benchTable as a sub-benchmark; the
