@@ -32,10 +32,10 @@ type Options struct {
 type tree struct {
 	store  *Store
 	notify *notifier
-	stage *stager
-	fds   *fdQuota
-	opts  Options
-	root  *rootNode
+	stage  *stager
+	fds    *fdQuota
+	opts   Options
+	root   *rootNode
 }
 
 // newTree makes the shared state of a mount of store.
