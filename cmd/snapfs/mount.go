@@ -187,13 +187,12 @@ func (a *mountArgs) mount(stderr io.Writer) int {
 // checkPaths makes both paths absolute and real, replaces a dead mount
 // left at MNT, and refuses a MNT inside STORE or a STORE inside MNT.
 func checkPaths(store, mnt string) (string, string, error) {
-	// statfs, unlike stat, is never answered from the kernel's attribute
-	// cache, so it finds a dead FUSE mount even right after a stat of MNT.
-	var st unix.Statfs_t
-	if err := unix.Statfs(mnt, &st); err == unix.ENOTCONN || err == unix.ECONNABORTED {
-		slog.Warn("detaching dead mount", "mnt", mnt)
-		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
-			return "", "", fmt.Errorf("%s: dead mount that cannot be detached: %w", mnt, err)
+	// The old mount is looked at through mountinfo and a bounded statfs
+	// (never answered from the kernel's caches), before anything else
+	// touches MNT.
+	if abs, err := filepath.Abs(mnt); err == nil {
+		if err := clearOldMount(filepath.Clean(abs)); err != nil {
+			return "", "", err
 		}
 	}
 	real := func(p, what string) (string, error) {
