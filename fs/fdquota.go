@@ -39,6 +39,14 @@ func callerOf(ctx context.Context) (uid, gid uint32) {
 	return uint32(os.Geteuid()), uint32(os.Getegid())
 }
 
+// callerPid is the process of the request in ctx (0 when there is none).
+func callerPid(ctx context.Context) uint32 {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return c.Pid
+	}
+	return 0
+}
+
 // take charges one fd to the caller of ctx; the returned func gives it
 // back, once.
 func (q *fdQuota) take(ctx context.Context) (func(), error) {

@@ -19,8 +19,8 @@ import (
 type stagedFileNode struct {
 	fusefs.Inode
 	t       *tree
-	created [2]string // staging and file name at lookup, before the node is in the tree
-	ino     uint64    // STORE inode of the file
+	created place  // at lookup, before the node is in the tree
+	ino     uint64 // STORE inode of the file
 }
 
 var (
@@ -30,44 +30,30 @@ var (
 	_ = (fusefs.NodeCopyFileRanger)((*stagedFileNode)(nil))
 )
 
-// where returns the staging directory's and the file's names, from the
-// node's current place in the tree.
-func (f *stagedFileNode) where() (stage, name string) {
-	stage, name = f.created[0], f.created[1]
-	if n, dir := f.Parent(); dir != nil {
-		name = n
-		if s, p := dir.Parent(); p != nil {
-			stage = s
-		}
+// where is the file's place, from the tree while the node is in it.
+func (f *stagedFileNode) where() place {
+	if p, ok := placeOf(f.EmbeddedInode()); ok {
+		return p
 	}
-	return stage, name
-}
-
-// dirIno is the STORE inode of the staging directory holding the file.
-func (f *stagedFileNode) dirIno() uint64 {
-	if _, dir := f.Parent(); dir != nil {
-		if d, ok := dir.Operations().(*stagingDirNode); ok {
-			return d.ino
-		}
-	}
-	return 0
+	return f.created
 }
 
 // openPath opens the file for attribute calls (O_PATH: no data access).
 func (f *stagedFileNode) openPath() (int, error) {
-	stage, name := f.where()
-	dir, err := f.t.stage.openStage(stage, f.dirIno())
+	p := f.where()
+	dir, err := f.t.stage.openDirOf(p)
 	if err != nil {
 		return -1, err
 	}
 	defer dir.Close()
-	return openEntry(dir, name, unix.O_PATH, f.ino)
+	return openEntry(dir, p.base(), unix.O_PATH, f.ino)
 }
 
-// change runs fn on the file's directory while nothing else changes it.
+// change runs fn on the file's directory while nothing else changes the
+// staging directory.
 func (f *stagedFileNode) change(fn func(st *stage, dir *os.File, name string) error) error {
-	where, name := f.where()
-	return f.t.stage.change(where, f.dirIno(), func(st *stage, dir *os.File) error { return fn(st, dir, name) })
+	p := f.where()
+	return f.t.stage.changeAt(p, func(st *stage, dir *os.File) error { return fn(st, dir, p.base()) })
 }
 
 func (f *stagedFileNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
@@ -172,10 +158,10 @@ func (f *stagedFileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHan
 		err = f.change(open)
 	} else {
 		// A reader changes nothing: no lock, and no new commit delay.
-		where, name := f.where()
+		p := f.where()
 		var dir *os.File
-		if dir, err = f.t.stage.openStage(where, f.dirIno()); err == nil {
-			err = open(nil, dir, name)
+		if dir, err = f.t.stage.openDirOf(p); err == nil {
+			err = open(nil, dir, p.base())
 			dir.Close()
 		}
 	}

@@ -24,6 +24,10 @@ type stagedStatusNode struct {
 var (
 	_ = (fusefs.NodeGetattrer)((*stagedStatusNode)(nil))
 	_ = (fusefs.NodeOpener)((*stagedStatusNode)(nil))
+	_ = (fusefs.NodeSetattrer)((*stagedStatusNode)(nil))
+	_ = (fusefs.NodeWriter)((*stagedStatusNode)(nil))
+	_ = (fusefs.NodeSetxattrer)((*stagedStatusNode)(nil))
+	_ = (fusefs.NodeRemovexattrer)((*stagedStatusNode)(nil))
 )
 
 func (n *stagedStatusNode) stage() string {
@@ -41,7 +45,45 @@ func (n *stagedStatusNode) attr(ctx context.Context, out *fuse.Attr) syscall.Err
 		return toErrno(ctx, "getattr", err)
 	}
 	setView(out, n.StableAttr().Ino, len(data), &st)
+	out.Mode |= st.Mode & 0o200 // its owner may write one back (sinkHandle)
 	return 0
+}
+
+// Setattr accepts and ignores what a tool restoring a backup sets on the
+// status it wrote back (times, mode).
+func (n *stagedStatusNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	out.SetTimeout(volatile)
+	return n.attr(ctx, &out.Attr)
+}
+
+// Write takes what a sinkHandle is given (readOnly would refuse it first).
+func (n *stagedStatusNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	return uint32(len(data)), 0
+}
+
+// Setxattr and Removexattr accept and ignore what a tool restoring a
+// backup sets on status (cp -a's ACL): there is nothing of status to keep.
+func (n *stagedStatusNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return 0
+}
+
+func (n *stagedStatusNode) Removexattr(ctx context.Context, attr string) syscall.Errno { return 0 }
+
+// sinkHandle is a status written back into a staging directory: status
+// is the daemon's, so what is written is accepted and dropped.
+type sinkHandle struct{}
+
+var (
+	_ = (fusefs.FileWriter)(sinkHandle{})
+	_ = (fusefs.FileReader)(sinkHandle{})
+)
+
+func (sinkHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	return uint32(len(data)), 0
+}
+
+func (sinkHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	return fuse.ReadResultData(nil), 0
 }
 
 func (n *stagedStatusNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -55,7 +97,7 @@ func (n *stagedStatusNode) Getattr(ctx context.Context, f fusefs.FileHandle, out
 
 func (n *stagedStatusNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if wantsWrite(flags) {
-		return nil, 0, syscall.EACCES
+		return sinkHandle{}, fuse.FOPEN_DIRECT_IO, 0 // a status from a backup: see sinkHandle
 	}
 	data, st, err := n.t.stage.status(n.stage(), n.dirIno)
 	if err != nil {
@@ -86,6 +128,9 @@ func (s *stager) status(name string, ino uint64) ([]byte, unix.Stat_t, error) {
 		st, err := statEntry(dir, n)
 		if err != nil {
 			continue
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR && viewDirs[n] {
+			continue // written-back views
 		}
 		if err := kindError(n, st.Mode); err != nil {
 			refused = append(refused, err.Error())

@@ -49,6 +49,9 @@ type stage struct {
 	done       bool   // published: every later change fails (ENOENT)
 	writers    int    // handles open for writing
 	blocked    bool   // an automatic publish waits for a file open in another stage
+	statusGone bool   // status was unlinked, and not written back since
+	maker      uint32 // pid of the mkdir of this directory through the mount
+	wroteBack  bool   // status was written back (created) since
 	lastChange time.Time
 	timer      *time.Timer
 	last       string // findings of the last failed validation
@@ -208,8 +211,9 @@ func (s *stager) taken(name string) bool {
 	return unix.Fstatat(s.t.store.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
 }
 
-// mkdir opens a staging directory owned by the caller, with mode.
-func (s *stager) mkdir(name string, mode uint32, uid, gid int) error {
+// mkdir opens a staging directory owned by the caller (process pid),
+// with mode.
+func (s *stager) mkdir(name string, mode uint32, uid, gid int, pid uint32) error {
 	if err := snapshot.ValidName(name); err != nil {
 		return err
 	}
@@ -233,7 +237,10 @@ func (s *stager) mkdir(name string, mode uint32, uid, gid int) error {
 		unix.Unlinkat(int(r.Fd()), name, unix.AT_REMOVEDIR)
 		return err
 	}
-	s.get(name)
+	st := s.get(name)
+	st.mu.Lock()
+	st.maker, st.wroteBack, st.statusGone = pid, false, false
+	st.mu.Unlock()
 	return nil
 }
 
@@ -457,6 +464,9 @@ func (s *stager) publish(name, target string) error {
 		return &errInvalid{st.last}
 	}
 	if err := placeManifest(dir, manifest); err != nil {
+		return err
+	}
+	if err := removeViews(dir); err != nil {
 		return err
 	}
 	store, err := openDirAt(s.t.store.fd, ".")

@@ -82,7 +82,7 @@ func sameFiles(t *testing.T, what string, a, b map[string]string) {
 
 func TestStagePublishes(t *testing.T) {
 	s, store := newTestStager(t)
-	if err := s.mkdir("x", 0o750, os.Getuid(), os.Getgid()); err != nil {
+	if err := s.mkdir("x", 0o750, os.Getuid(), os.Getgid(), 0); err != nil {
 		t.Fatal(err)
 	}
 	writeSnapshot(t, filepath.Join(store, stagingDirName, "x"), true)
@@ -107,7 +107,7 @@ func TestStageSymlinkedDirIsNeverFollowed(t *testing.T) {
 	outside := t.TempDir()
 	writeSnapshot(t, outside, true)
 	before := snapshotFiles(t, outside)
-	if err := s.mkdir("x", 0o755, os.Getuid(), os.Getgid()); err != nil {
+	if err := s.mkdir("x", 0o755, os.Getuid(), os.Getgid(), 0); err != nil {
 		t.Fatal(err)
 	}
 	x := filepath.Join(store, stagingDirName, "x")
@@ -144,7 +144,7 @@ func TestStageSymlinkedStagingAreaIsRefused(t *testing.T) {
 	if err := s.publish("y", "y"); err == nil {
 		t.Fatal("published from a symlinked staging area")
 	}
-	if err := s.mkdir("z", 0o755, 0, 0); !errors.Is(err, errStagingRefused) {
+	if err := s.mkdir("z", 0o755, 0, 0, 0); !errors.Is(err, errStagingRefused) {
 		t.Fatalf("mkdir: %v, want refused", err)
 	}
 	sameFiles(t, "outside directory", before, snapshotFiles(t, filepath.Join(outside, "y")))
@@ -157,7 +157,7 @@ func TestStageRefusesSpecialEntries(t *testing.T) {
 	for _, kind := range []string{"symlink", "fifo", "whiteout"} {
 		t.Run(kind, func(t *testing.T) {
 			s, store := newTestStager(t)
-			if err := s.mkdir("x", 0o755, os.Getuid(), os.Getgid()); err != nil {
+			if err := s.mkdir("x", 0o755, os.Getuid(), os.Getgid(), 0); err != nil {
 				t.Fatal(err)
 			}
 			x := filepath.Join(store, stagingDirName, "x")
@@ -191,7 +191,7 @@ func TestStageRefusesSpecialEntries(t *testing.T) {
 func TestStageManifestJSONCap(t *testing.T) {
 	for _, size := range []int{snapshot.MaxManifestSize + 100, 50 << 20} {
 		s, store := newTestStager(t)
-		if err := s.mkdir("x", 0o755, os.Getuid(), os.Getgid()); err != nil {
+		if err := s.mkdir("x", 0o755, os.Getuid(), os.Getgid(), 0); err != nil {
 			t.Fatal(err)
 		}
 		x := filepath.Join(store, stagingDirName, "x")
@@ -213,7 +213,7 @@ func TestStageManifestJSONCap(t *testing.T) {
 
 func TestPublishAtRefusesASwappedDirectory(t *testing.T) {
 	s, store := newTestStager(t)
-	if err := s.mkdir("x", 0o755, os.Getuid(), os.Getgid()); err != nil {
+	if err := s.mkdir("x", 0o755, os.Getuid(), os.Getgid(), 0); err != nil {
 		t.Fatal(err)
 	}
 	x := filepath.Join(store, stagingDirName, "x")

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -33,6 +32,7 @@ var (
 	_ = (fusefs.NodeUnlinker)((*stagingDirNode)(nil))
 	_ = (fusefs.NodeRenamer)((*stagingDirNode)(nil))
 	_ = (fusefs.NodeMkdirer)((*stagingDirNode)(nil))
+	_ = (fusefs.NodeRmdirer)((*stagingDirNode)(nil))
 	_ = (fusefs.NodeMknoder)((*stagingDirNode)(nil))
 	_ = (fusefs.NodeSymlinker)((*stagingDirNode)(nil))
 	_ = (fusefs.NodeLinker)((*stagingDirNode)(nil))
@@ -87,6 +87,8 @@ func (d *stagingDirNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *f
 	return d.attr(ctx, &out.Attr)
 }
 
+func (d *stagingDirNode) where() place { return place{d.name(), d.ino, ""} }
+
 func (d *stagingDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	volatileEntry(out)
 	dir, err := d.open()
@@ -95,22 +97,55 @@ func (d *stagingDirNode) Lookup(ctx context.Context, name string, out *fuse.Entr
 	}
 	defer dir.Close()
 	if name == statusName {
-		var st unix.Stat_t
-		if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
-			return nil, toErrno(ctx, "lookup", err)
+		if !d.showsStatus(ctx, dir) {
+			return nil, syscall.ENOENT
 		}
-		id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: ino(st.Ino, slotStagedStatus)}
-		return lookupChild(ctx, d.EmbeddedInode(), &stagedStatusNode{t: d.t, created: d.name(), dirIno: d.ino}, id, out)
+		return d.statusNode(ctx, dir, out)
 	}
-	st, err := statEntry(dir, name)
-	if err == nil {
-		err = kindError(name, st.Mode) // never followed, never shown
-	}
-	if err != nil {
+	return d.t.stagedLookup(ctx, d.EmbeddedInode(), d.where(), dir, name, out)
+}
+
+func (d *stagingDirNode) statusNode(ctx context.Context, dir *os.File, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
 		return nil, toErrno(ctx, "lookup", err)
 	}
-	id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: ino(st.Ino, slotStaged)}
-	return lookupChild(ctx, d.EmbeddedInode(), &stagedFileNode{t: d.t, created: [2]string{d.name(), name}, ino: st.Ino}, id, out)
+	id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: ino(st.Ino, slotStagedStatus)}
+	return lookupChild(ctx, d.EmbeddedInode(), &stagedStatusNode{t: d.t, created: d.name(), dirIno: d.ino}, id, out)
+}
+
+// showsStatus reports whether the status view is there for the caller.
+// Tools that put a backup back create every file they restore, status
+// included: cp -a with O_EXCL in a directory it made itself, tar after an
+// unlink. So, until a tool writes status back (which is then dropped:
+// sinkHandle), status is absent after an unlink, and for the process that
+// made the staging directory once it has written views back into it
+// (manifest/, state/: it is restoring a backup).
+func (d *stagingDirNode) showsStatus(ctx context.Context, dir *os.File) bool {
+	st := d.t.stage.get(d.name())
+	st.mu.Lock()
+	gone, restoring := st.statusGone, !st.wroteBack && st.maker != 0 && st.maker == callerPid(ctx)
+	st.mu.Unlock()
+	if gone {
+		return false
+	}
+	if restoring {
+		for name := range viewDirs {
+			if _, err := statEntry(dir, name); err == nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// statusWritten records an unlink (gone) or a write-back of status.
+func (d *stagingDirNode) statusWritten(gone bool) {
+	st := d.t.stage.get(d.name())
+	st.mu.Lock()
+	st.statusGone = gone
+	st.wroteBack = st.wroteBack || !gone
+	st.mu.Unlock()
 }
 
 func (d *stagingDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
@@ -123,46 +158,33 @@ func (d *stagingDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall
 	if err := unix.Fstat(int(dir.Fd()), &self); err != nil {
 		return nil, toErrno(ctx, "readdir", err)
 	}
-	ents := []fuse.DirEntry{{Name: statusName, Mode: unix.S_IFREG, Ino: ino(self.Ino, slotStagedStatus)}}
-	for _, n := range stagedNames(dir) {
-		if st, err := statEntry(dir, n); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
-			ents = append(ents, fuse.DirEntry{Name: n, Mode: unix.S_IFREG, Ino: ino(st.Ino, slotStaged)})
-		}
+	var ents []fuse.DirEntry
+	if d.showsStatus(ctx, dir) {
+		ents = append(ents, fuse.DirEntry{Name: statusName, Mode: unix.S_IFREG, Ino: ino(self.Ino, slotStagedStatus)})
 	}
+	ents = append(ents, stagedEntries(d.where(), dir)...)
 	return fusefs.NewListDirStream(ents), 0
 }
 
-// Create makes a file owned by the caller, with the mode it asked for
-// (the kernel applied its umask).
+// Create makes a file owned by the caller. A status written back from a
+// backup is accepted and discarded: status is the daemon's.
 func (d *stagingDirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
 	if name == statusName {
-		return nil, nil, 0, syscall.EACCES
-	}
-	release, err := d.t.fds.take(ctx)
-	if err != nil {
-		return nil, nil, 0, toErrno(ctx, "create", err)
-	}
-	var h *stagedHandle
-	err = d.change(func(st *stage, dir *os.File) error {
-		fd, err := openAt(int(dir.Fd()), name, int(flags)|unix.O_CREAT|unix.O_EXCL, mode&noPriv)
-		if errors.Is(err, unix.EEXIST) && flags&unix.O_EXCL == 0 {
-			// Made by someone else since the kernel's lookup: an open.
-			fd, err = openEntry(dir, name, int(flags)&^unix.O_CREAT, 0)
-		} else if err == nil {
-			uid, gid := callerOf(ctx)
-			if err = chownFd(fd, int(uid), int(gid)); err != nil {
-				unix.Close(fd)
-				unix.Unlinkat(int(dir.Fd()), name, 0)
-			}
-		}
+		d.statusWritten(false)
+		dir, err := d.open()
 		if err != nil {
-			return err
+			return nil, nil, 0, toErrno(ctx, "create", err)
 		}
-		h = newStagedHandle(d.t, st, fd, flags, release)
-		return nil
-	})
+		defer dir.Close()
+		volatileEntry(out)
+		ch, errno := d.statusNode(ctx, dir, out)
+		if errno != 0 {
+			return nil, nil, 0, errno
+		}
+		return ch, sinkHandle{}, fuse.FOPEN_DIRECT_IO, 0
+	}
+	h, err := d.t.stagedCreate(ctx, d.where(), name, flags, mode)
 	if err != nil {
-		release()
 		return nil, nil, 0, toErrno(ctx, "create", err)
 	}
 	ch, errno := d.Lookup(ctx, name, out)
@@ -173,38 +195,51 @@ func (d *stagingDirNode) Create(ctx context.Context, name string, flags uint32, 
 	return ch, h, 0, 0
 }
 
+// Unlink removes a staged file; status, the daemon's, stays, but the
+// unlink succeeds, so rm -rf empties a staging directory.
 func (d *stagingDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if name == statusName {
-		return syscall.EACCES
+		d.statusWritten(true)
+		return 0
 	}
-	err := d.change(func(_ *stage, dir *os.File) error { return unix.Unlinkat(int(dir.Fd()), name, 0) })
-	return toErrno(ctx, "unlink", err)
+	return toErrno(ctx, "unlink", d.t.stagedRemove(d.where(), name, 0))
 }
 
-// Rename moves files within one staging directory (rsync's temporary
-// names); across directories the tool falls back to copying (EXDEV).
-// RENAME_WHITEOUT would leave a device that blocks the directory.
+// Rmdir removes an empty view directory (manifest/, state/).
+func (d *stagingDirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if !viewDirs[name] {
+		return syscall.ENOENT
+	}
+	return toErrno(ctx, "rmdir", d.t.stagedRemove(d.where(), name, unix.AT_REMOVEDIR))
+}
+
+// Rename within the staging directory; a file renamed over status (rsync
+// writing status back) is discarded.
 func (d *stagingDirNode) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	p, ok := newParent.(*stagingDirNode)
-	if !ok || p != d {
+	to, ok := placeOfDir(newParent)
+	if !ok {
 		return syscall.EXDEV
 	}
-	if flags&^uint32(unix.RENAME_NOREPLACE|unix.RENAME_EXCHANGE) != 0 {
-		return syscall.EINVAL
+	if name == statusName {
+		return syscall.EPERM
 	}
-	if name == statusName || newName == statusName {
-		return syscall.EACCES
+	if newName == statusName && to == d.where() {
+		return toErrno(ctx, "rename", d.t.stagedRemove(d.where(), name, 0))
 	}
-	err := d.change(func(_ *stage, dir *os.File) error {
-		dfd := int(dir.Fd())
-		return unix.Renameat2(dfd, name, dfd, newName, uint(flags))
-	})
-	return toErrno(ctx, "rename", err)
+	return toErrno(ctx, "rename", d.t.stagedRename(d.where(), name, to, newName, flags))
 }
 
-// A snapshot is flat: no subdirectories, links or devices in staging.
+// Mkdir makes a view directory written back from a backup (manifest/,
+// state/); a snapshot holds no other directories.
 func (d *stagingDirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
+	if name == statusName {
+		return nil, syscall.EEXIST
+	}
+	uid, gid := callerOf(ctx)
+	if err := d.t.stagedMkdir(d.where(), name, mode, uid, gid); err != nil {
+		return nil, toErrno(ctx, "mkdir", err)
+	}
+	return d.Lookup(ctx, name, out)
 }
 
 func (d *stagingDirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
@@ -228,9 +263,13 @@ func (d *stagingDirNode) Link(ctx context.Context, target fusefs.InodeEmbedder, 
 	if name == statusName {
 		return nil, syscall.EEXIST
 	}
-	srcStage, srcName := src.where()
+	sp := src.where()
+	if sp.dir() != "" {
+		return nil, syscall.EPERM // only snapshot files are linked
+	}
+	srcStage, srcName := sp.stage, sp.base()
 	link := func(dir *os.File) error {
-		sdir, err := d.t.stage.openStage(srcStage, src.dirIno())
+		sdir, err := d.t.stage.openStage(srcStage, sp.stageIno)
 		if err != nil {
 			return err
 		}

@@ -31,6 +31,8 @@ func validateStaged(dir *os.File, now time.Time) ([]byte, *snapshot.Report) {
 		switch {
 		case err != nil:
 			extra = append(extra, err.Error())
+		case st.Mode&unix.S_IFMT == unix.S_IFDIR && viewDirs[n]:
+			// written-back views: checked below
 		case kindError(n, st.Mode) != nil:
 			extra = append(extra, kindError(n, st.Mode).Error()+" (never followed)")
 		case !stagedFiles[n]:
@@ -53,6 +55,11 @@ func validateStaged(dir *os.File, now time.Time) ([]byte, *snapshot.Report) {
 	r := snapshot.Check(in)
 	for _, e := range extra {
 		r.Add(snapshot.Error, e)
+	}
+	if r.Valid() {
+		for _, e := range checkViews(dir, in.ManifestBytes, in.State) {
+			r.Add(snapshot.Error, e)
+		}
 	}
 	return in.ManifestBytes, r
 }

@@ -1,0 +1,164 @@
+package fs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/snapfs/snapfs/snapshot"
+)
+
+// maxViewFile bounds what is read of a written-back view file other than
+// value.bin (fields, type_url, value.txt, value.json).
+const maxViewFile = 1 << 20
+
+// checkViews compares the views written back into the staging directory
+// dir (manifest/, state/) with the views of the staged snapshot itself:
+// its manifest (the bytes to publish) and state.bin. It returns one
+// finding per view that disagrees or does not belong: an edited or
+// damaged backup is never published silently. value.txt and value.json
+// are accepted as they are.
+func checkViews(dir *os.File, manifest []byte, idx *snapshot.StateIndex) []string {
+	var out []string
+	if md, err := openDirAt(int(dir.Fd()), "manifest"); err == nil {
+		out = append(out, checkFields(md, manifest)...)
+		md.Close()
+	}
+	if sd, err := openDirAt(int(dir.Fd()), "state"); err == nil {
+		out = append(out, checkUnits(dir, sd, idx)...)
+		sd.Close()
+	}
+	return out
+}
+
+func checkFields(md *os.File, manifest []byte) []string {
+	var out []string
+	m, err := snapshot.DecodeManifest(manifest)
+	if err != nil {
+		return nil // status says why already
+	}
+	for _, n := range stagedNames(md) {
+		want, ok := m.Field(n)
+		if !ok {
+			out = append(out, fmt.Sprintf("unexpected file manifest/%s in the staging directory", n))
+			continue
+		}
+		got, err := readEntry(md, n, maxViewFile)
+		if err != nil {
+			out = append(out, fmt.Sprintf("manifest/%s: %v", n, err))
+		} else if !bytes.Equal(got, want) {
+			out = append(out, fmt.Sprintf("manifest/%s is %q, but the staged manifest says %q", n, got, want))
+		}
+	}
+	return out
+}
+
+func checkUnits(dir, sd *os.File, idx *snapshot.StateIndex) []string {
+	if idx == nil {
+		return nil // status says why already
+	}
+	byName := make(map[string]*snapshot.Unit, len(idx.Units))
+	for i := range idx.Units {
+		if _, ok := byName[idx.Units[i].Name]; !ok {
+			byName[idx.Units[i].Name] = &idx.Units[i]
+		}
+	}
+	var state *os.File
+	if fd, err := openEntry(dir, "state.bin", unix.O_RDONLY, 0); err == nil {
+		state = os.NewFile(uintptr(fd), "state.bin")
+		defer state.Close()
+	}
+	var out []string
+	for _, n := range stagedNames(sd) {
+		name, err := snapshot.DecodeUnitName(n)
+		u := byName[name]
+		if err != nil || u == nil {
+			out = append(out, fmt.Sprintf("state/%s: state.bin has no unit of that name", n))
+			continue
+		}
+		ud, err := openDirAt(int(sd.Fd()), n)
+		if err != nil {
+			out = append(out, fmt.Sprintf("state/%s: %v", n, err))
+			continue
+		}
+		out = append(out, checkUnit(ud, "state/"+n, u, state)...)
+		ud.Close()
+	}
+	return out
+}
+
+func checkUnit(ud *os.File, where string, u *snapshot.Unit, state *os.File) []string {
+	var out []string
+	for _, f := range stagedNames(ud) {
+		var want []byte
+		switch f {
+		case "type_url":
+			want = []byte(u.TypeURL + "\n")
+		case "value.bin":
+			want = make([]byte, u.ValueLen)
+			if state == nil {
+				continue
+			}
+			if _, err := state.ReadAt(want, u.ValueOff); err != nil && !errors.Is(err, io.EOF) {
+				out = append(out, fmt.Sprintf("%s/value.bin: reading state.bin: %v", where, err))
+				continue
+			}
+		case "value.txt", "value.json":
+			continue // derived text; accepted as it is
+		default:
+			out = append(out, fmt.Sprintf("unexpected file %s/%s in the staging directory", where, f))
+			continue
+		}
+		got, err := readEntry(ud, f, max(int64(len(want)), maxViewFile))
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s/%s: %v", where, f, err))
+		} else if !bytes.Equal(got, want) {
+			out = append(out, fmt.Sprintf("%s/%s differs from the staged state.bin's unit", where, f))
+		}
+	}
+	return out
+}
+
+// removeViews deletes the written-back views of dir once they are
+// validated: a published snapshot holds its three files only.
+func removeViews(dir *os.File) error {
+	for name := range viewDirs {
+		if err := removeTree(dir, name, 2); err != nil {
+			return fmt.Errorf("removing the written-back %s/: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// removeTree removes the directory name of dir and what it holds, at
+// most depth levels of directories, through fds only.
+func removeTree(dir *os.File, name string, depth int) error {
+	sub, err := openDirAt(int(dir.Fd()), name)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, n := range stagedNames(sub) {
+		st, err := statEntry(sub, n)
+		if err != nil {
+			continue
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR && depth > 1 {
+			err = removeTree(sub, n, depth-1)
+		} else {
+			err = unix.Unlinkat(int(sub.Fd()), n, 0)
+		}
+		if err != nil {
+			sub.Close()
+			return err
+		}
+	}
+	sub.Close()
+	return unix.Unlinkat(int(dir.Fd()), name, unix.AT_REMOVEDIR)
+}
