@@ -284,10 +284,19 @@ func TestSecUserOtherStaging(t *testing.T) {
 	a.Want(t, "write", d.Path("new", "o", "f"), 0)
 	secWantAttr(t, d.Path("new", "o", "f"), a.UID, a.GID, unix.S_IFREG|0o600)
 	secWantAttr(t, d.Path("new", "a"), a.UID, a.GID, unix.S_IFDIR|0o700)
+	// The mode asked for, under the caller's umask (022).
+	a.Want(t, "mkdir", d.Path("new", "m"), 0)
+	if got, _ := a.Do(t, "mkdir", d.Path("new", "w"), "0777"); got != 0 {
+		t.Fatalf("mkdir -m 0777 new/w as A: %s", secErr(got))
+	}
+	secWantAttr(t, filepath.Join(e.store, ".snapfs-staging", "w"), a.UID, a.GID, unix.S_IFDIR|0o755)
+	a.Want(t, "rmdir", d.Path("new", "w"), 0)
+	a.Want(t, "rmdir", d.Path("new", "m"), 0)
 
 	deny := []syscall.Errno{syscall.EACCES}
 	gone := []syscall.Errno{syscall.EACCES, syscall.EPERM} // EPERM: new/ is sticky
 	b.Want(t, "ls", d.Path("new", "a"), deny...)
+	b.Want(t, "read", d.Path("new", "a", "status"), deny...)
 	for _, dir := range []string{"a", "o"} {
 		f, g := d.Path("new", dir, "f"), d.Path("new", dir, "g")
 		b.Want(t, "read", f, deny...)
@@ -341,4 +350,60 @@ func TestSecUserStagingClosed(t *testing.T) {
 	u.Want(t, "read", d.Path("new", "s", "status"), syscall.EACCES)
 	u.Want(t, "mkdir", d.Path("new", "t"), syscall.EACCES)
 	wantNames(t, staging, "s")
+}
+
+// secChownSnap gives a STORE snapshot directory and its files to u.
+func secChownSnap(t *testing.T, dir string, u *secUser) {
+	t.Helper()
+	for _, f := range []string{"", "manifest.bin", "state.bin", "memory.bin"} {
+		if err := os.Chown(filepath.Join(dir, f), int(u.UID), int(u.GID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSecUserPublished checks that a user cannot delete, rename or
+// change another's snapshot in a sticky STORE, nor root's.
+func TestSecUserPublished(t *testing.T) {
+	e := secSetup(t, 0o777|os.ModeSticky)
+	a := secNewUser(t, e.probe)
+	b := secNewUser(t, e.probe)
+	makeSnap(t, e.store, "root", snapSpec{})
+	secChownSnap(t, makeSnap(t, e.store, "mine", snapSpec{}), a)
+	d := e.mount(t, "--commit-delay", "0")
+	before := storeDigest(t, e.store)
+	for _, snap := range []string{"root", "mine"} {
+		if got, _ := b.Do(t, "rmdir", d.Path(snap)); got != syscall.EPERM {
+			t.Errorf("as B: rmdir %s: %s, want EPERM (sticky STORE)", snap, secErr(got))
+		}
+		if got, _ := b.Do(t, "rename", d.Path(snap), d.Path("b")); got != syscall.EPERM {
+			t.Errorf("as B: rename %s b: %s, want EPERM (sticky STORE)", snap, secErr(got))
+		}
+		for _, f := range []string{"memory.bin", "state.bin", "manifest.bin"} {
+			if got, _ := b.Do(t, "chmod", d.Path(snap, f), "0666"); got != syscall.EPERM {
+				t.Errorf("as B: chmod %s/%s: %s, want EPERM", snap, f, secErr(got))
+			}
+			b.Want(t, "read", d.Path(snap, f), 0)
+		}
+		b.Want(t, "create", d.Path(snap, "extra"), syscall.EACCES)
+	}
+	if got, _ := a.Do(t, "rmdir", d.Path("root")); got != syscall.EPERM {
+		t.Errorf("as A: rmdir root: %s, want EPERM (sticky STORE)", secErr(got))
+	}
+	if after := storeDigest(t, e.store); after != before {
+		t.Errorf("STORE changed:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestSecUserMemoryBinMode checks that memory.bin shows its STORE mode
+// (the contract: the three files keep their full mode), so a user who
+// may only read it cannot open it for writing.
+func TestSecUserMemoryBinMode(t *testing.T) {
+	e := secSetup(t, 0o755)
+	u := secNewUser(t, e.probe)
+	secChmodSnap(t, makeSnap(t, e.store, "vm", snapSpec{}), 0o755, 0o644)
+	d := e.mount(t)
+	secWantAttr(t, d.Path("vm", "memory.bin"), 0, 0, unix.S_IFREG|0o644)
+	u.Want(t, "read", d.Path("vm", "memory.bin"), 0)
+	u.Want(t, "openrw", d.Path("vm", "memory.bin"), syscall.EACCES)
 }

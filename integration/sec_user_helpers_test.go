@@ -305,6 +305,12 @@ func main() {
 			err = f.Close()
 		}
 		report("", err)
+	case "openrw":
+		f, err := os.OpenFile(a[1], os.O_RDWR, 0)
+		if err == nil {
+			err = f.Close()
+		}
+		report("", err)
 	case "rm":
 		report("", syscall.Unlink(a[1]))
 	case "rmdir":
