@@ -224,6 +224,7 @@ func TestSecUserCreate(t *testing.T) {
 			d := e.mount(t, "--commit-delay", "0")
 			staging := filepath.Join(e.store, ".snapfs-staging")
 			if !tc.allows {
+				secWantAttr(t, d.Path("new"), 0, 0, unix.S_IFDIR|0o755)
 				u.Want(t, "mkdir", d.Path("new", "x"), syscall.EACCES)
 				wantAbsent(t, filepath.Join(staging, "x"))
 				wantAbsent(t, filepath.Join(e.store, "x"))
