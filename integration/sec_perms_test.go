@@ -396,15 +396,24 @@ func TestSecUserPublished(t *testing.T) {
 	}
 }
 
-// TestSecUserMemoryBinMode checks that memory.bin shows its STORE mode
-// (the contract: the three files keep their full mode), so a user who
-// may only read it cannot open it for writing.
+// TestSecUserMemoryBinMode: restoring needs read permission only (issue
+// 9): memory.bin shows a write bit wherever it has a read bit, a user who
+// may read it gets a private clone on a read-write open, and the snapshot
+// never changes; a user who may not read it may not restore it either.
 func TestSecUserMemoryBinMode(t *testing.T) {
 	e := secSetup(t, 0o755)
 	u := secNewUser(t, e.probe)
 	secChmodSnap(t, makeSnap(t, e.store, "vm", snapSpec{}), 0o755, 0o644)
+	secChmodSnap(t, makeSnap(t, e.store, "priv", snapSpec{}), 0o755, 0o600)
 	d := e.mount(t)
-	secWantAttr(t, d.Path("vm", "memory.bin"), 0, 0, unix.S_IFREG|0o644)
+	before := storeDigest(t, e.store)
+	secWantAttr(t, d.Path("vm", "memory.bin"), 0, 0, unix.S_IFREG|0o666)
+	secWantAttr(t, d.Path("priv", "memory.bin"), 0, 0, unix.S_IFREG|0o600)
 	u.Want(t, "read", d.Path("vm", "memory.bin"), 0)
-	u.Want(t, "openrw", d.Path("vm", "memory.bin"), syscall.EACCES)
+	u.Want(t, "openrw", d.Path("vm", "memory.bin"), 0)
+	u.Want(t, "write", d.Path("vm", "memory.bin"), syscall.EROFS) // O_WRONLY: no clone
+	u.Want(t, "openrw", d.Path("priv", "memory.bin"), syscall.EACCES)
+	if after := storeDigest(t, e.store); after != before {
+		t.Errorf("STORE changed:\nbefore %s\nafter  %s", before, after)
+	}
 }
