@@ -66,6 +66,13 @@ func PublishAt(src *os.File, from int, name string, to int, target string) error
 	return nil
 }
 
+// RenameNoReplace renames old (in the directory fd from) to new (in the
+// directory fd to) unless new exists, resolving nothing by path; the error
+// then wraps fs.ErrExist (EEXIST, or ENOTEMPTY from the fallback below).
+func RenameNoReplace(from int, old string, to int, new string) error {
+	return renameNoReplace(from, old, to, new)
+}
+
 // renameNoReplace renames old to new unless new exists. On a filesystem
 // without RENAME_NOREPLACE it claims new with mkdir (which fails if new
 // exists) and renames over that empty directory; meanwhile the empty
