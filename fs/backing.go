@@ -19,7 +19,7 @@ type backingNode struct {
 	fusefs.Inode
 	readOnly
 	t    *tree
-	snap string
+	snap *snapName
 	file int // fileManifest, fileState or fileMemory
 
 	mu     sync.Mutex
@@ -80,7 +80,7 @@ func (b *backingNode) CopyFileRange(ctx context.Context, fhIn fusefs.FileHandle,
 var backingSlots = [3]uint64{slotManifestBin, slotStateBin, slotMemoryBin}
 
 func (b *backingNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
-	sn, err := b.t.store.Snapshot(b.snap)
+	sn, err := b.t.store.Snapshot(b.snap.get())
 	if err != nil {
 		return toErrno(ctx, "getattr", err)
 	}
@@ -153,7 +153,7 @@ func (b *backingNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle
 	}
 	taken := release
 	release = func() { taken(); b.closed(false) }
-	fd, err := b.t.store.openBeneath(b.snap+"/"+sourceFiles[b.file], unix.O_RDONLY|unix.O_NONBLOCK)
+	fd, err := b.t.store.openBeneath(b.snap.get()+"/"+sourceFiles[b.file], unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		release()
 		return nil, 0, toErrno(ctx, "open", err)

@@ -161,7 +161,7 @@ func (b *backingNode) clone(ctx context.Context) (*cloneHandle, syscall.Errno) {
 		return nil, toErrno(ctx, "open", err)
 	}
 	release := func() { taken(); b.closed(true) }
-	src, err := b.t.store.openBeneath(b.snap+"/memory.bin", unix.O_RDONLY|unix.O_NONBLOCK)
+	src, err := b.t.store.openBeneath(b.snap.get()+"/memory.bin", unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		release()
 		return nil, toErrno(ctx, "open", err)
@@ -172,7 +172,7 @@ func (b *backingNode) clone(ctx context.Context) (*cloneHandle, syscall.Errno) {
 		release()
 		return nil, syscall.EACCES
 	}
-	f, err := b.t.store.openClone(b.snap, src, st.Size)
+	f, err := b.t.store.openClone(b.snap.get(), src, st.Size)
 	if err != nil {
 		release()
 		return nil, toErrno(ctx, "open", err)

@@ -17,7 +17,7 @@ type fieldsDirNode struct {
 	fusefs.Inode
 	readOnly
 	t    *tree
-	snap string
+	snap *snapName
 }
 
 var (
@@ -27,7 +27,7 @@ var (
 )
 
 func (d *fieldsDirNode) snapshot(ctx context.Context) (*Snap, syscall.Errno) {
-	sn, err := d.t.store.Snapshot(d.snap)
+	sn, err := d.t.store.Snapshot(d.snap.get())
 	if err == nil && sn.Manifest == nil {
 		err = errNoView
 	}
@@ -59,7 +59,7 @@ func (d *fieldsDirNode) Lookup(ctx context.Context, name string, out *fuse.Entry
 		if f == name {
 			slot := slotFieldBase + uint64(i)
 			child := &viewNode{t: d.t, snap: d.snap, slot: slot, render: renderField(i)}
-			id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: ino(sn.Ino(), slot), Gen: gen(d.snap)}
+			id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: ino(sn.Ino(), slot), Gen: gen(d.snap.get())}
 			return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
 		}
 	}

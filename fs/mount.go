@@ -105,10 +105,11 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 		stop()
 		return nil, fmt.Errorf("mounting %s at %s: %w", storeDir, mnt, err)
 	}
+	done := make(chan struct{})
 	if !cfg.ReadOnly {
 		t.resume()
+		go store.emptyLoop(done) // what a killed daemon left in the trash, too
 	}
-	done := make(chan struct{})
 	go func() { server.Wait(); close(done); stop() }()
 	go t.evictLoop(done)
 	slog.Info("mounted", "store", storeDir, "mnt", mnt,

@@ -74,7 +74,7 @@ func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, toErrno(ctx, "lookup", err)
 	}
 	id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(e.Ino, slotDir), Gen: gen(name)}
-	return lookupChild(ctx, r.EmbeddedInode(), &snapDirNode{t: r.t, name: name}, id, out)
+	return lookupChild(ctx, r.EmbeddedInode(), &snapDirNode{t: r.t, name: newSnapName(name)}, id, out)
 }
 
 func (r *rootNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"sync/atomic"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -16,7 +17,7 @@ type snapDirNode struct {
 	fusefs.Inode
 	readOnly
 	t    *tree
-	name string
+	name *snapName
 }
 
 var (
@@ -24,6 +25,23 @@ var (
 	_ = (fusefs.NodeReaddirer)((*snapDirNode)(nil))
 	_ = (fusefs.NodeGetattrer)((*snapDirNode)(nil))
 )
+
+// snapName is the name by which a snapshot's nodes find it in STORE,
+// shared by its directory node and every node below it. A rename through
+// the mount changes it in place, so what the kernel holds (entries, a
+// working directory) follows the snapshot to its new name; a delete
+// empties it, so those nodes find nothing, not a later snapshot of that
+// name.
+type snapName struct{ p atomic.Pointer[string] }
+
+func newSnapName(name string) *snapName {
+	n := &snapName{}
+	n.set(name)
+	return n
+}
+
+func (n *snapName) get() string  { return *n.p.Load() }
+func (n *snapName) set(s string) { n.p.Store(&s) }
 
 // snapEntry is one entry of a snapshot directory.
 type snapEntry struct {
@@ -56,7 +74,7 @@ func snapEntries(sn *Snap) []snapEntry {
 }
 
 func (d *snapDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
-	e, err := d.t.store.Entry(d.name)
+	e, err := d.t.store.Entry(d.name.get())
 	if err != nil {
 		return toErrno(ctx, "getattr", err)
 	}
@@ -69,7 +87,7 @@ func (d *snapDirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fus
 }
 
 func (d *snapDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	sn, err := d.t.store.Snapshot(d.name)
+	sn, err := d.t.store.Snapshot(d.name.get())
 	if err != nil {
 		return nil, toErrno(ctx, "lookup", err)
 	}
@@ -94,14 +112,14 @@ func (d *snapDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		case slotStateDir:
 			child = &stateDirNode{t: d.t, snap: d.name}
 		}
-		id := fusefs.StableAttr{Mode: e.mode, Ino: ino(sn.Ino(), e.slot), Gen: gen(d.name)}
+		id := fusefs.StableAttr{Mode: e.mode, Ino: ino(sn.Ino(), e.slot), Gen: gen(d.name.get())}
 		switch e.slot {
 		case slotStatus:
 			out.SetAttrTimeout(volatile) // see viewNode.Open
 		case slotMemoryBin:
 			// A node per lookup, and a lookup per open: a restore clone
 			// needs an inode of its own (clone.go).
-			id.Gen = memoryGen(d.name)
+			id.Gen = memoryGen(d.name.get())
 			volatileEntry(out)
 		}
 		return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
@@ -110,7 +128,7 @@ func (d *snapDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 }
 
 func (d *snapDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	sn, err := d.t.store.Snapshot(d.name)
+	sn, err := d.t.store.Snapshot(d.name.get())
 	if err != nil {
 		return nil, toErrno(ctx, "readdir", err)
 	}

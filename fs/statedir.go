@@ -18,7 +18,7 @@ type stateDirNode struct {
 	fusefs.Inode
 	readOnly
 	t    *tree
-	snap string
+	snap *snapName
 }
 
 var (
@@ -28,7 +28,7 @@ var (
 )
 
 func (d *stateDirNode) index(ctx context.Context) (*Snap, *snapshot.StateIndex, syscall.Errno) {
-	sn, err := d.t.store.Snapshot(d.snap)
+	sn, err := d.t.store.Snapshot(d.snap.get())
 	if err != nil {
 		return nil, nil, toErrno(ctx, "state", err)
 	}
@@ -64,7 +64,7 @@ func (d *stateDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryO
 	for i := range idx.Units {
 		if idx.Units[i].Name == unit {
 			child := &unitDirNode{t: d.t, snap: d.snap, unit: unit, index: i}
-			id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(sn.Ino(), unitSlot(i, 0)), Gen: gen(d.snap)}
+			id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(sn.Ino(), unitSlot(i, 0)), Gen: gen(d.snap.get())}
 			return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
 		}
 	}

@@ -40,6 +40,10 @@ type Store struct {
 	latest   derived[string]
 	sharedMu sync.Mutex
 	shared   derived[map[[2]uint64][]string] // memory.bin (dev, ino) -> snapshot names
+
+	trashKick chan struct{} // wakes the trash emptier (trash.go)
+	trashMu   sync.Mutex    // guards closed against the emptier's use of fd
+	closed    bool
 }
 
 // listing is one read of STORE's directory.
@@ -88,17 +92,23 @@ func OpenStore(dir string) (*Store, error) {
 		return nil, fmt.Errorf("store %s: %w", dir, err)
 	}
 	return &Store{
-		Dir:      dir,
-		fd:       fd,
-		snaps:    map[string]*Snap{},
-		epochs:   map[string]uint64{},
-		warned:   map[string]bool{},
-		cacheTTL: 500 * time.Millisecond,
+		Dir:       dir,
+		fd:        fd,
+		snaps:     map[string]*Snap{},
+		epochs:    map[string]uint64{},
+		warned:    map[string]bool{},
+		cacheTTL:  500 * time.Millisecond,
+		trashKick: make(chan struct{}, 1),
 	}, nil
 }
 
 // Close releases the store's directory fd.
-func (s *Store) Close() error { return unix.Close(s.fd) }
+func (s *Store) Close() error {
+	s.trashMu.Lock()
+	defer s.trashMu.Unlock()
+	s.closed = true
+	return unix.Close(s.fd)
+}
 
 // reserved names are the tree's own entries; a STORE directory of that
 // name is hidden.
@@ -112,6 +122,10 @@ func (s *Store) openBeneath(rel string, flags int) (int, error) {
 
 // openBeneathMode is openBeneath with the mode for O_CREAT.
 func (s *Store) openBeneathMode(rel string, flags int, mode uint32) (int, error) {
+	if rel == "" || rel[0] == '/' {
+		// A node of a snapshot deleted through the mount (snapName "").
+		return -1, &os.PathError{Op: "open", Path: rel, Err: unix.ENOENT}
+	}
 	how := unix.OpenHow{
 		Mode:    uint64(mode & 0o7777),
 		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),

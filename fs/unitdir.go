@@ -16,7 +16,7 @@ type unitDirNode struct {
 	fusefs.Inode
 	readOnly
 	t     *tree
-	snap  string
+	snap  *snapName
 	unit  string
 	index int
 }
@@ -34,7 +34,7 @@ var unitEntries = []struct {
 }{{"type_url", 1}, {"value.bin", 2}}
 
 func (d *unitDirNode) snapshot(ctx context.Context) (*Snap, syscall.Errno) {
-	sn, err := d.t.store.Snapshot(d.snap)
+	sn, err := d.t.store.Snapshot(d.snap.get())
 	if err == nil {
 		_, _, err = findUnit(sn, d.unit)
 	}
@@ -76,7 +76,7 @@ func (d *unitDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		} else {
 			child = &valueNode{t: d.t, snap: d.snap, unit: d.unit, slot: unitSlot(d.index, 2)}
 		}
-		id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: d.ino(sn, e.k), Gen: gen(d.snap)}
+		id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: d.ino(sn, e.k), Gen: gen(d.snap.get())}
 		return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
 	}
 	return nil, syscall.ENOENT

@@ -17,7 +17,7 @@ type valueNode struct {
 	fusefs.Inode
 	readOnly
 	t    *tree
-	snap string
+	snap *snapName
 	unit string
 	slot uint64
 }
@@ -28,7 +28,7 @@ var (
 )
 
 func (v *valueNode) window(ctx context.Context) (*Snap, int64, int64, syscall.Errno) {
-	sn, err := v.t.store.Snapshot(v.snap)
+	sn, err := v.t.store.Snapshot(v.snap.get())
 	if err != nil {
 		return nil, 0, 0, toErrno(ctx, "value", err)
 	}
@@ -68,7 +68,7 @@ func (v *valueNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, 
 	if err != nil {
 		return nil, 0, toErrno(ctx, "open", err)
 	}
-	fd, err := v.t.store.openBeneath(v.snap+"/state.bin", unix.O_RDONLY|unix.O_NONBLOCK)
+	fd, err := v.t.store.openBeneath(v.snap.get()+"/state.bin", unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		release()
 		return nil, 0, toErrno(ctx, "open", err)

@@ -21,7 +21,7 @@ type viewNode struct {
 	fusefs.Inode
 	readOnly
 	t      *tree
-	snap   string
+	snap   *snapName
 	slot   uint64
 	render renderFunc
 }
@@ -32,7 +32,7 @@ var (
 )
 
 func (v *viewNode) content(ctx context.Context) ([]byte, *unix.Stat_t, *Snap, syscall.Errno) {
-	sn, err := v.t.store.Snapshot(v.snap)
+	sn, err := v.t.store.Snapshot(v.snap.get())
 	if err == nil && v.slot == slotStatus {
 		sn, err = v.t.store.recheckMemory(sn)
 	}
