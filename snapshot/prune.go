@@ -23,6 +23,9 @@ func (p Keep) Empty() bool { return p.Last == 0 && p.Daily == 0 && p.Weekly == 0
 
 // String describes p as restic does ("keep 3 latest, 7 daily snapshots").
 func (p Keep) String() string {
+	if p.Empty() {
+		return "no policy: keep everything"
+	}
 	var parts []string
 	for _, o := range []struct {
 		n    int
