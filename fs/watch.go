@@ -130,6 +130,20 @@ func (w *watcher) add(name string) {
 	w.dirs[name] = int32(wd)
 }
 
+// forget drops the watch of the directory that was STORE/name: it was
+// moved away (renamed, or deleted into the trash) or removed.
+func (w *watcher) forget(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	wd, ok := w.dirs[name]
+	if !ok {
+		return
+	}
+	delete(w.dirs, name)
+	delete(w.wds, wd)
+	unix.InotifyRmWatch(int(w.f.Fd()), uint32(wd))
+}
+
 func (w *watcher) read() {
 	defer close(w.kick) // ends flush
 	buf := make([]byte, 64<<10)
@@ -201,6 +215,9 @@ func (w *watcher) event(wd int32, mask uint32, name string) {
 		}
 		if entry[0] == '.' {
 			return // hidden: staging, temporary names
+		}
+		if mask&(unix.IN_MOVED_FROM|unix.IN_DELETE) != 0 {
+			w.forget(entry) // a new directory of that name needs its own watch
 		}
 		if mask&unix.IN_ISDIR != 0 && mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
 			w.add(entry)
