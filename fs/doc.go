@@ -53,6 +53,19 @@
 // itself once it is complete, closed and quiet for the commit delay, and
 // publishes it with RENAME_NOREPLACE after fsyncing (snapshot.Publish).
 //
+// # Deleting and renaming
+//
+// The root implements rmdir and rename of snapshots (rootmanage.go): the
+// kernel checks STORE's permissions from the attributes it shows, and the
+// daemon checks again that the directory it moves is the one the kernel
+// looked up and that a sticky STORE lets the caller move it. A deleted
+// snapshot is renamed into STORE/.snapfs-trash (trash.go) and removed in
+// the background through directory fds, never following a symlink; the
+// trash is emptied again at mount. A snapshot's nodes share its name
+// (snapName), so a rename moves what the kernel holds along with it and a
+// delete leaves those nodes finding nothing. snapfs prune uses the same
+// Store.Trash, with snapshot.Apply as the policy.
+//
 // # Errors
 //
 // toErrno (errno.go) is the one place where errors become errnos; an
