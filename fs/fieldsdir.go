@@ -59,7 +59,7 @@ func (d *fieldsDirNode) Lookup(ctx context.Context, name string, out *fuse.Entry
 		if f == name {
 			slot := slotFieldBase + uint64(i)
 			child := &viewNode{t: d.t, snap: d.snap, slot: slot, render: renderField(i)}
-			id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: ino(sn.Ino(), slot), Gen: gen(d.snap.get())}
+			id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: ino(sn.Ino(), slot), Gen: d.snap.gen}
 			return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
 		}
 	}

@@ -73,8 +73,8 @@ func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if err != nil {
 		return nil, toErrno(ctx, "lookup", err)
 	}
-	id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(e.Ino, slotDir), Gen: gen(name)}
-	return lookupChild(ctx, r.EmbeddedInode(), &snapDirNode{t: r.t, name: newSnapName(name)}, id, out)
+	id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(e.Ino, slotDir), Gen: snapGen(name)}
+	return lookupChild(ctx, r.EmbeddedInode(), &snapDirNode{t: r.t, name: newSnapName(name, id.Gen)}, id, out)
 }
 
 func (r *rootNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {

@@ -36,6 +36,7 @@ func (r *rootNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if err != nil {
 		return toErrno(ctx, "rmdir", err)
 	}
+	deletes.Add(1)
 	if node != nil {
 		node.name.set("") // its nodes find nothing now, not a later snapshot of that name
 	}

@@ -31,14 +31,28 @@ var (
 // the mount changes it in place, so what the kernel holds (entries, a
 // working directory) follows the snapshot to its new name; a delete
 // empties it, so those nodes find nothing, not a later snapshot of that
-// name.
-type snapName struct{ p atomic.Pointer[string] }
+// name. gen is the FUSE generation of every node of the family.
+type snapName struct {
+	p   atomic.Pointer[string]
+	gen uint64
+}
 
-func newSnapName(name string) *snapName {
-	n := &snapName{}
+func newSnapName(name string, gen uint64) *snapName {
+	n := &snapName{gen: gen}
 	n.set(name)
 	return n
 }
+
+// deletes counts snapshots deleted through the mount. It is part of the
+// generation of every snapshot directory looked up afterwards: a new
+// snapshot whose directory got a deleted one's inode number (filesystems
+// reuse them) then gets fresh nodes, not the deleted one's, which a
+// process may still hold and which find nothing.
+var deletes atomic.Uint64
+
+// snapGen is the generation of the nodes of the snapshot name looked up
+// now.
+func snapGen(name string) uint64 { return gen(name) | deletes.Load()<<32 }
 
 func (n *snapName) get() string  { return *n.p.Load() }
 func (n *snapName) set(s string) { n.p.Store(&s) }
@@ -112,7 +126,7 @@ func (d *snapDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		case slotStateDir:
 			child = &stateDirNode{t: d.t, snap: d.name}
 		}
-		id := fusefs.StableAttr{Mode: e.mode, Ino: ino(sn.Ino(), e.slot), Gen: gen(d.name.get())}
+		id := fusefs.StableAttr{Mode: e.mode, Ino: ino(sn.Ino(), e.slot), Gen: d.name.gen}
 		switch e.slot {
 		case slotStatus:
 			out.SetAttrTimeout(volatile) // see viewNode.Open

@@ -64,7 +64,7 @@ func (d *stateDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryO
 	for i := range idx.Units {
 		if idx.Units[i].Name == unit {
 			child := &unitDirNode{t: d.t, snap: d.snap, unit: unit, index: i}
-			id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(sn.Ino(), unitSlot(i, 0)), Gen: gen(d.snap.get())}
+			id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(sn.Ino(), unitSlot(i, 0)), Gen: d.snap.gen}
 			return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
 		}
 	}

@@ -76,7 +76,7 @@ func (d *unitDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		} else {
 			child = &valueNode{t: d.t, snap: d.snap, unit: d.unit, slot: unitSlot(d.index, 2)}
 		}
-		id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: d.ino(sn, e.k), Gen: gen(d.snap.get())}
+		id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: d.ino(sn, e.k), Gen: d.snap.gen}
 		return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
 	}
 	return nil, syscall.ENOENT

@@ -129,6 +129,9 @@ func TestManageRmdirCwd(t *testing.T) {
 	if err := unix.Rmdir(d.Path("a")); err != nil {
 		t.Fatal(err)
 	}
+	// Once the old directory is gone, the new one may get its inode
+	// number: it still must not be served through the deleted node.
+	mgWaitTrashEmpty(t, d)
 	makeSnap(t, store, "a", snapSpec{Manifest: goodManifest(created.Add(time.Hour))})
 	var st unix.Stat_t
 	if err := unix.Fstatat(int(dir.Fd()), "status", &st, 0); !errors.Is(err, unix.ENOENT) {
