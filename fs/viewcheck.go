@@ -127,16 +127,16 @@ func checkUnit(ud *os.File, where string, u *snapshot.Unit, state *os.File) []st
 // validated: a published snapshot holds its three files only.
 func removeViews(dir *os.File) error {
 	for name := range viewDirs {
-		if err := removeTree(dir, name, 2); err != nil {
+		if err := removeViewTree(dir, name, 2); err != nil {
 			return fmt.Errorf("removing the written-back %s/: %w", name, err)
 		}
 	}
 	return nil
 }
 
-// removeTree removes the directory name of dir and what it holds, at
+// removeViewTree removes the directory name of dir and what it holds, at
 // most depth levels of directories, through fds only.
-func removeTree(dir *os.File, name string, depth int) error {
+func removeViewTree(dir *os.File, name string, depth int) error {
 	sub, err := openDirAt(int(dir.Fd()), name)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
@@ -150,7 +150,7 @@ func removeTree(dir *os.File, name string, depth int) error {
 			continue
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR && depth > 1 {
-			err = removeTree(sub, n, depth-1)
+			err = removeViewTree(sub, n, depth-1)
 		} else {
 			err = unix.Unlinkat(int(sub.Fd()), n, 0)
 		}
