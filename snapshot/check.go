@@ -24,6 +24,11 @@ type CheckInput struct {
 	// MemorySharedWith names another snapshot whose memory.bin is the same
 	// inode, "" if none.
 	MemorySharedWith string
+
+	// DigestProblems are what the last `snapfs verify` found (files that
+	// differ from the snapshot's digest record); each is an error until a
+	// later verification passes.
+	DigestProblems []string
 }
 
 // mtimeSlack is how much later than created_at memory.bin may be modified
@@ -76,6 +81,10 @@ func Check(in CheckInput) *Report {
 		r.Add(Error, fmt.Sprintf("memory.bin: %v", in.MemoryErr))
 	case m != nil && (in.MemorySize < 0 || uint64(in.MemorySize) != m.MemorySizeBytes):
 		r.Add(Error, fmt.Sprintf("memory.bin size (%d bytes) doesn't match manifest (%d bytes)", in.MemorySize, m.MemorySizeBytes))
+	}
+
+	for _, p := range in.DigestProblems {
+		r.Add(Error, p)
 	}
 
 	checkWarnings(r, m, in)
