@@ -30,6 +30,7 @@ const (
 	slotStateDir     = 5
 	slotMemoryBin    = 6
 	slotStatus       = 7
+	slotSums         = 8
 	slotFieldBase    = 16 // + index in snapshot.ManifestFields
 	slotUnitBase     = 64 // + 3*unit index: dir, type_url, value.bin
 	slotStaged       = slotMask

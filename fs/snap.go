@@ -79,6 +79,9 @@ type Snap struct {
 	stateErr  error
 	reportOne sync.Once
 	report    *snapshot.Report
+
+	digestOnce sync.Once
+	digest     *snapDigest // digest.go
 }
 
 // Ino is the STORE inode of the snapshot's directory.
@@ -162,13 +165,14 @@ func (sn *Snap) checkInput() snapshot.CheckInput {
 	state, stateErr := sn.State()
 	mem := &sn.key.files[fileMemory]
 	return snapshot.CheckInput{
-		ManifestBytes: sn.ManifestBytes,
-		ManifestErr:   sn.ManifestErr,
-		State:         state,
-		StateErr:      stateErr,
-		MemorySize:    mem.st.Size,
-		MemoryMtime:   time.Unix(mem.st.Mtim.Unix()),
-		MemoryErr:     mem.err,
+		ManifestBytes:  sn.ManifestBytes,
+		ManifestErr:    sn.ManifestErr,
+		State:          state,
+		StateErr:       stateErr,
+		MemorySize:     mem.st.Size,
+		MemoryMtime:    time.Unix(mem.st.Mtim.Unix()),
+		MemoryErr:      mem.err,
+		DigestProblems: sn.digestInfo().problems,
 	}
 }
 

@@ -84,6 +84,9 @@ func snapEntries(sn *Snap) []snapEntry {
 	if sn.File(fileMemory).err == nil {
 		out = append(out, snapEntry{"memory.bin", slotMemoryBin, unix.S_IFREG})
 	}
+	if sn.digestInfo().ok && sn.File(fileMemory).err == nil {
+		out = append(out, snapEntry{sumsName, slotSums, unix.S_IFREG})
+	}
 	return append(out, snapEntry{"status", slotStatus, unix.S_IFREG})
 }
 
@@ -121,6 +124,8 @@ func (d *snapDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 			child = &viewNode{t: d.t, snap: d.name, slot: e.slot, render: renderJSON}
 		case slotStatus:
 			child = &viewNode{t: d.t, snap: d.name, slot: e.slot, render: d.t.renderStatus}
+		case slotSums:
+			child = &viewNode{t: d.t, snap: d.name, slot: e.slot, render: renderSums}
 		case slotManifestDir:
 			child = &fieldsDirNode{t: d.t, snap: d.name}
 		case slotStateDir:

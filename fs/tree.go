@@ -36,6 +36,8 @@ type tree struct {
 	fds    *fdQuota
 	opts   Options
 	root   *rootNode
+
+	digests digester // background digest records (digest.go)
 }
 
 // newTree makes the shared state of a mount of store.
@@ -61,6 +63,7 @@ func (t *tree) published(staged, name string) {
 			nd.NotifyContent(0, 0) // its cached listing
 		}
 	}()
+	t.digestLater(name)
 }
 
 // resume schedules the automatic publish of staging directories left by

@@ -269,6 +269,7 @@ func (w *watcher) flush() {
 			ch := root.GetChild(name)
 			if ch != nil {
 				dropContent(ch)
+				w.t.refreshSums(ch) // a record made or removed
 			}
 			if ch == nil || !w.sameSnapshot(ch, name) {
 				w.t.notify.entry(root, name)

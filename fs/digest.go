@@ -1,0 +1,157 @@
+package fs
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"golang.org/x/sys/unix"
+
+	"github.com/snapfs/snapfs/snapshot/digest"
+)
+
+// Digest records (snapshot/digest): a snapshot published through new/ gets
+// one in the background, in its STORE directory; `snapfs digest` makes
+// them for the others and `snapfs verify` stores its result beside them.
+// The tree shows the record as MNT/<name>/sha256sums, and a failed
+// verification as a status error. Both files are read once per version
+// of the snapshot: they are renamed into its directory, which changes the
+// directory's ctime and so the snapshot's cache key (the record keeps the
+// directory's mtime, so the snapshot does not look modified).
+
+// sumsName is the sha256sums view of a snapshot with a record.
+const sumsName = "sha256sums"
+
+// snapDigest is what a snapshot's record and last verification say.
+type snapDigest struct {
+	hdr      digest.Header
+	st       unix.Stat_t // the record's
+	ok       bool        // a usable record exists
+	problems []string    // the last verification's failures
+}
+
+// digestInfo reads the snapshot's record header and verification result
+// on first need.
+func (sn *Snap) digestInfo() *snapDigest {
+	sn.digestOnce.Do(func() {
+		d := &snapDigest{}
+		sn.digest = d
+		fd, err := sn.store.openBeneath(sn.Name, unix.O_PATH|unix.O_DIRECTORY)
+		if err != nil {
+			return
+		}
+		defer unix.Close(fd)
+		hdr, st, err := digest.ReadHeader(fd)
+		switch {
+		case err == nil:
+			d.hdr, d.st, d.ok = hdr, *st, true
+		case !errors.Is(err, digest.ErrNoRecord):
+			slog.Warn("unusable digest record", "snapshot", sn.Name, "err", err)
+		}
+		res, err := digest.ReadResult(fd)
+		if err != nil {
+			d.problems = []string{"the last verification's result is unreadable: " + err.Error()}
+		} else if res != nil {
+			d.problems = res.Problems()
+		}
+	})
+	return sn.digest
+}
+
+// renderSums is the sha256sums view: absent without a record. It takes
+// the owner, group and read bits of memory.bin and the record's times.
+func renderSums(sn *Snap) ([]byte, *unix.Stat_t, error) {
+	d := sn.digestInfo()
+	mem := sn.File(fileMemory)
+	if !d.ok || mem.err != nil {
+		return nil, nil, errNoView
+	}
+	st := d.st
+	st.Uid, st.Gid, st.Mode = mem.st.Uid, mem.st.Gid, mem.st.Mode
+	return d.hdr.Sums(), &st, nil
+}
+
+// digester makes the records of freshly published snapshots, one at a
+// time, in the background.
+type digester struct {
+	mu      sync.Mutex
+	queue   []string
+	running bool
+}
+
+// digestLater queues a record for the snapshot name.
+func (t *tree) digestLater(name string) {
+	g := &t.digests
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.queue = append(g.queue, name)
+	if !g.running {
+		g.running = true
+		go t.digestLoop()
+	}
+}
+
+func (t *tree) digestLoop() {
+	g := &t.digests
+	for {
+		g.mu.Lock()
+		if len(g.queue) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		name := g.queue[0]
+		g.queue = g.queue[1:]
+		g.mu.Unlock()
+		t.digestOne(name)
+	}
+}
+
+// digestWorkers is how many chunks a background digest hashes at once: it
+// must not take the machine from the VMs and readers it serves.
+const digestWorkers = 1
+
+// digestOne makes the record of STORE/name unless it has one.
+func (t *tree) digestOne(name string) {
+	fd, err := t.store.openBeneath(name, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		slog.Warn("digest record not made", "snapshot", name, "err", err)
+		return
+	}
+	dir := os.NewFile(uintptr(fd), name)
+	defer dir.Close()
+	var st unix.Stat_t
+	if unix.Fstatat(fd, digest.RecordName, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		return
+	}
+	start := time.Now()
+	r, err := digest.Make(fd, &digest.Options{Workers: digestWorkers})
+	if err == nil {
+		err = unix.Fstatat(fd, "memory.bin", &st, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if err == nil {
+		err = digest.WriteAt(dir, digest.RecordName, r.Encode(), &st)
+	}
+	if err != nil {
+		slog.Warn("digest record not made", "snapshot", name, "err", err)
+		return
+	}
+	slog.Info("digest record made", "snapshot", name, "took", time.Since(start).Round(time.Millisecond))
+	t.store.invalidate(name)
+	if ch := t.root.EmbeddedInode().GetChild(name); ch != nil {
+		t.refreshSums(ch)
+		ch.NotifyContent(0, 0) // its listing
+	}
+}
+
+// refreshSums drops the kernel's entry for sha256sums in the snapshot
+// directory ch (a negative one, cached while there was no record), so a
+// record made or removed shows.
+func (t *tree) refreshSums(ch *fusefs.Inode) {
+	if _, ok := ch.Operations().(*snapDirNode); ok {
+		t.notify.entry(ch, sumsName)
+	}
+}
