@@ -82,6 +82,8 @@ var benchTable = []benchRow{
 		"kop/s", benchThroughput, 0.9, benchGuestWriteRow},
 	{"write-staged", "20,000 4 KiB pwrites at random offsets of a staged 256 MiB memory.bin; baseline the same in a directory of STORE's filesystem",
 		"MiB/s", benchThroughput, 0.8, benchWriteStaged},
+	{"verify-memory", "snapfs verify of a snapshot with a 2 GiB memory.bin of random data, warm; baseline sha256sum of the same memory.bin",
+		"MiB/s", benchThroughput, 0.8, benchVerifyMemory},
 }
 
 // BenchmarkSnapfs runs every row of benchTable as a sub-benchmark; the
