@@ -52,6 +52,10 @@
 // rename. The stager validates a staging directory on `mv new/X X`, or by
 // itself once it is complete, closed and quiet for the commit delay, and
 // publishes it with RENAME_NOREPLACE after fsyncing (snapshot.Publish).
+// Once published, a snapshot gets its digest record in the background,
+// one snapshot at a time (digest.go); the record and the last
+// verification's result are read once per version of the snapshot and
+// shown as sha256sums and in status.
 //
 // # Deleting and renaming
 //
