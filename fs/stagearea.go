@@ -175,6 +175,26 @@ func (s *stager) ensureRoot() (*os.File, error) {
 	return s.root()
 }
 
+// holdDirName is the directory, in STORE and the daemon's alone, through
+// which publishing moves a staging directory (snapshot.PublishAt).
+const holdDirName = ".snapfs-publishing"
+
+// hold opens the hold directory, making it if needed; nil when the
+// daemon cannot have one of its own here (PublishAt then works without).
+func (s *stager) hold() *os.File {
+	unix.Mkdirat(s.t.store.fd, holdDirName, 0o700)
+	d, err := openDirAt(s.t.store.fd, holdDirName)
+	if err != nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(d.Fd()), &st) != nil || int(st.Uid) != os.Geteuid() || st.Mode&0o077 != 0 {
+		d.Close()
+		return nil // someone else's: not a safe place
+	}
+	return d
+}
+
 // openStage opens the staging directory name. ino, when not 0, is the
 // STORE inode the caller knows it by: another directory now under that
 // name is not the caller's (ENOENT).

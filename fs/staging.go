@@ -158,6 +158,22 @@ func (s *stager) changeTwo(name string, ino uint64, other string, fn func(dir *o
 
 // list returns the names of the staging directories.
 func (s *stager) list() ([]string, error) {
+	stages, err := s.listStat()
+	names := make([]string, len(stages))
+	for i, st := range stages {
+		names[i] = st.name
+	}
+	return names, err
+}
+
+// stagedDir is one staging directory as listed.
+type stagedDir struct {
+	name string
+	ino  uint64
+}
+
+// listStat lists the staging directories, sorted, with one lstat each.
+func (s *stager) listStat() ([]stagedDir, error) {
 	r, err := s.root()
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, errStagingRefused) {
 		return nil, nil
@@ -170,14 +186,14 @@ func (s *stager) list() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := all[:0]
+	sort.Strings(all)
+	out := make([]stagedDir, 0, len(all))
 	for _, n := range all {
 		if st, err := statEntry(r, n); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			names = append(names, n)
+			out = append(out, stagedDir{n, st.Ino})
 		}
 	}
-	sort.Strings(names)
-	return names, nil
+	return out, nil
 }
 
 // exists lstats the staging directory name.
@@ -474,7 +490,12 @@ func (s *stager) publish(name, target string) error {
 		return err
 	}
 	defer store.Close()
-	if err := snapshot.PublishAt(dir, int(r.Fd()), name, int(store.Fd()), target); err != nil {
+	holdFd := -1
+	if h := s.hold(); h != nil {
+		defer h.Close()
+		holdFd = int(h.Fd())
+	}
+	if err := snapshot.PublishAt(dir, int(r.Fd()), name, int(store.Fd()), target, holdFd); err != nil {
 		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
 			return fmt.Errorf("publish %q: %w", target, syscall.EEXIST)
 		}

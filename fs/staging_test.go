@@ -232,7 +232,7 @@ func TestPublishAtRefusesASwappedDirectory(t *testing.T) {
 	defer r.Close()
 	st, _ := openDirAt(s.t.store.fd, ".")
 	defer st.Close()
-	if err := snapshot.PublishAt(dir, int(r.Fd()), "x", int(st.Fd()), "x"); err == nil || !strings.Contains(err.Error(), "replaced") {
+	if err := snapshot.PublishAt(dir, int(r.Fd()), "x", int(st.Fd()), "x", -1); err == nil || !strings.Contains(err.Error(), "replaced") {
 		t.Fatalf("PublishAt of a swapped directory: %v", err)
 	}
 	if _, err := os.Lstat(filepath.Join(store, "x")); err == nil {

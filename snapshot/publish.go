@@ -27,7 +27,7 @@ func Publish(staging, dir string) error {
 		return fmt.Errorf("publish %s: %w", dir, err)
 	}
 	defer src.Close()
-	return PublishAt(src, int(from.Fd()), filepath.Base(staging), int(to.Fd()), filepath.Base(dir))
+	return PublishAt(src, int(from.Fd()), filepath.Base(staging), int(to.Fd()), filepath.Base(dir), -1)
 }
 
 // PublishAt atomically moves the staging directory src, the entry name of
@@ -36,23 +36,49 @@ func Publish(staging, dir string) error {
 // renames with renameat2(RENAME_NOREPLACE) so an existing target is never
 // replaced (the error then wraps fs.ErrExist), and fsyncs to so the new
 // name is durable. Two publishers racing for one name cannot both win.
-// The rename must move src itself: if name no longer is src (swapped
-// meanwhile), nothing is renamed.
-func PublishAt(src *os.File, from int, name string, to int, target string) error {
+//
+// Whoever may write from can swap name for something else at any moment;
+// only src itself may reach target. With hold (a directory fd on the same
+// filesystem that nobody else may write, or -1), name is first moved into
+// hold and checked there, where nothing can swap it, and moved back if it
+// is not src: nothing else ever shows at target. Without hold, a swap is
+// detected after the rename and undone.
+func PublishAt(src *os.File, from int, name string, to int, target string, hold int) error {
 	if err := syncDir(src); err != nil {
 		return fmt.Errorf("publish %s: %w", target, err)
 	}
-	var want, got unix.Stat_t
+	var want unix.Stat_t
 	if err := unix.Fstat(int(src.Fd()), &want); err != nil {
 		return fmt.Errorf("publish %s: %w", target, err)
 	}
-	if err := unix.Fstatat(from, name, &got, unix.AT_SYMLINK_NOFOLLOW); err != nil || got.Ino != want.Ino || got.Dev != want.Dev {
+	is := func(dfd int, n string) bool {
+		var got unix.Stat_t
+		return unix.Fstatat(dfd, n, &got, unix.AT_SYMLINK_NOFOLLOW) == nil && got.Ino == want.Ino && got.Dev == want.Dev
+	}
+	if !is(from, name) {
 		return fmt.Errorf("publish %s: the staging directory %s was replaced while it was validated", target, name)
 	}
+	origFrom, origName := from, name
+	if hold >= 0 {
+		held := fmt.Sprintf("%s.%d", target, want.Ino)
+		if err := unix.Renameat2(from, name, hold, held, unix.RENAME_NOREPLACE); err != nil {
+			return fmt.Errorf("publish %s: %w", target, err)
+		}
+		if !is(hold, held) {
+			unix.Renameat2(hold, held, from, name, unix.RENAME_NOREPLACE) // give it back
+			return fmt.Errorf("publish %s: the staging directory %s was replaced while it was published", target, name)
+		}
+		from, name = hold, held
+	}
 	if err := renameNoReplace(from, name, to, target); err != nil {
+		if hold >= 0 { // back where the user staged it
+			unix.Renameat2(hold, name, origFrom, origName, unix.RENAME_NOREPLACE)
+		}
 		return fmt.Errorf("publish %s: %w", target, err)
 	}
-	if err := unix.Fstatat(to, target, &got, unix.AT_SYMLINK_NOFOLLOW); err != nil || got.Ino != want.Ino || got.Dev != want.Dev {
+	if !is(to, target) {
+		// Only without hold: undo, so the impostor does not stay in STORE.
+		unix.Renameat2(to, target, from, name, unix.RENAME_NOREPLACE)
 		return fmt.Errorf("publish %s: the staging directory %s was replaced while it was published", target, name)
 	}
 	parent, err := openDir(to, ".")
