@@ -65,15 +65,13 @@ func (d *newDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 }
 
 func (d *newDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	names, err := d.t.stage.list()
+	stages, err := d.t.stage.listStat()
 	if err != nil {
 		return nil, toErrno(ctx, "readdir", err)
 	}
-	ents := make([]fuse.DirEntry, 0, len(names))
-	for _, n := range names {
-		if st, ok := d.t.stage.exists(n); ok {
-			ents = append(ents, fuse.DirEntry{Name: n, Mode: unix.S_IFDIR, Ino: ino(st.Ino, slotStaged)})
-		}
+	ents := make([]fuse.DirEntry, 0, len(stages))
+	for _, s := range stages {
+		ents = append(ents, fuse.DirEntry{Name: s.name, Mode: unix.S_IFDIR, Ino: ino(s.ino, slotStaged)})
 	}
 	return fusefs.NewListDirStream(ents), 0
 }

@@ -1,7 +1,9 @@
 package fs
 
 import (
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
@@ -19,6 +21,9 @@ import (
 type zeroOpendir struct {
 	fuse.RawFileSystem
 	on bool
+
+	mu      sync.Mutex
+	cursors map[uint64]*dirCursor // by directory node
 }
 
 func (z *zeroOpendir) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
@@ -29,13 +34,13 @@ func (z *zeroOpendir) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse
 }
 
 func (z *zeroOpendir) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	return z.withHandle(cancel, in, func(in *fuse.ReadIn) fuse.Status {
+	return z.withHandle(cancel, in, out, func(in *fuse.ReadIn) fuse.Status {
 		return z.RawFileSystem.ReadDir(cancel, in, out)
 	})
 }
 
 func (z *zeroOpendir) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	return z.withHandle(cancel, in, func(in *fuse.ReadIn) fuse.Status {
+	return z.withHandle(cancel, in, out, func(in *fuse.ReadIn) fuse.Status {
 		return z.RawFileSystem.ReadDirPlus(cancel, in, out)
 	})
 }
@@ -47,19 +52,104 @@ func (z *zeroOpendir) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.St
 	return z.RawFileSystem.FsyncDir(cancel, in)
 }
 
-// withHandle runs read with a directory handle: the kernel's, or one
-// opened for the call when the kernel opened the directory itself.
-func (z *zeroOpendir) withHandle(cancel <-chan struct{}, in *fuse.ReadIn, read func(*fuse.ReadIn) fuse.Status) fuse.Status {
+// withHandle runs read with a directory handle: the kernel's, or one the
+// daemon opened when the kernel opened the directory itself. That handle
+// is kept between the READDIR batches of one listing (a cursor), so a
+// large directory is listed once, not once per batch. It goes when the
+// listing ends, when a new one starts at offset 0, or after cursorIdle.
+func (z *zeroOpendir) withHandle(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList, read func(*fuse.ReadIn) fuse.Status) fuse.Status {
 	if in.Fh != 0 {
 		return read(in)
 	}
-	var open fuse.OpenOut
-	st := z.RawFileSystem.OpenDir(cancel, &fuse.OpenIn{InHeader: in.InHeader, Flags: syscall.O_RDONLY}, &open)
+	c, st := z.cursor(cancel, in)
 	if !st.Ok() {
 		return st
 	}
-	defer z.RawFileSystem.ReleaseDir(&fuse.ReleaseIn{InHeader: in.InHeader, Fh: open.Fh})
 	withFh := *in
-	withFh.Fh = open.Fh
-	return read(&withFh)
+	withFh.Fh = c.fh
+	st = read(&withFh)
+	c.used = time.Now()
+	done := !st.Ok() || out.Offset == in.Offset // nothing more: the end
+	c.mu.Unlock()
+	if done {
+		z.drop(c)
+	}
+	return st
+}
+
+// cursorIdle is how long an unfinished listing keeps its handle.
+const cursorIdle = 30 * time.Second
+
+// dirCursor is the daemon's handle of a directory being listed.
+type dirCursor struct {
+	mu   sync.Mutex // one READDIR at a time (go-fuse seeks if offsets differ)
+	node uint64
+	fh   uint64 // 0 once released
+	used time.Time
+}
+
+// cursor returns the locked cursor of the directory in.NodeId: the
+// current one while the listing goes on (offset > 0), else a new one.
+func (z *zeroOpendir) cursor(cancel <-chan struct{}, in *fuse.ReadIn) (*dirCursor, fuse.Status) {
+	if in.Offset > 0 {
+		z.mu.Lock()
+		c := z.cursors[in.NodeId]
+		z.mu.Unlock()
+		if c != nil {
+			c.mu.Lock()
+			if c.fh != 0 {
+				return c, fuse.OK
+			}
+			c.mu.Unlock()
+		}
+	}
+	z.sweep(in.NodeId)
+	var open fuse.OpenOut
+	st := z.RawFileSystem.OpenDir(cancel, &fuse.OpenIn{InHeader: in.InHeader, Flags: syscall.O_RDONLY}, &open)
+	if !st.Ok() {
+		return nil, st
+	}
+	c := &dirCursor{node: in.NodeId, fh: open.Fh, used: time.Now()}
+	c.mu.Lock()
+	z.mu.Lock()
+	if z.cursors == nil {
+		z.cursors = map[uint64]*dirCursor{}
+	}
+	old := z.cursors[in.NodeId]
+	z.cursors[in.NodeId] = c
+	z.mu.Unlock()
+	if old != nil {
+		z.drop(old)
+	}
+	return c, fuse.OK
+}
+
+// sweep drops the cursor of node and every idle one.
+func (z *zeroOpendir) sweep(node uint64) {
+	var stale []*dirCursor
+	z.mu.Lock()
+	for id, c := range z.cursors {
+		if id == node || time.Since(c.used) > cursorIdle {
+			stale = append(stale, c)
+		}
+	}
+	z.mu.Unlock()
+	for _, c := range stale {
+		z.drop(c)
+	}
+}
+
+// drop forgets c and closes its handle once no READDIR uses it.
+func (z *zeroOpendir) drop(c *dirCursor) {
+	z.mu.Lock()
+	if z.cursors[c.node] == c {
+		delete(z.cursors, c.node)
+	}
+	z.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fh != 0 {
+		z.RawFileSystem.ReleaseDir(&fuse.ReleaseIn{InHeader: fuse.InHeader{NodeId: c.node}, Fh: c.fh})
+		c.fh = 0
+	}
 }

@@ -59,10 +59,8 @@ func findUnit(sn *Snap, name string) (*snapshot.StateIndex, int, error) {
 	if err != nil {
 		return nil, 0, errNoView
 	}
-	for i := range idx.Units {
-		if idx.Units[i].Name == name {
-			return idx, i, nil
-		}
+	if i, ok := idx.Find(name); ok {
+		return idx, i, nil
 	}
 	return nil, 0, errNoView
 }

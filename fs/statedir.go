@@ -61,14 +61,13 @@ func (d *stateDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryO
 	if err != nil || unit == "" || snapshot.EncodeUnitName(unit) != name {
 		return nil, syscall.ENOENT
 	}
-	for i := range idx.Units {
-		if idx.Units[i].Name == unit {
-			child := &unitDirNode{t: d.t, snap: d.snap, unit: unit, index: i}
-			id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(sn.Ino(), unitSlot(i, 0)), Gen: d.snap.gen}
-			return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
-		}
+	i, ok := idx.Find(unit)
+	if !ok {
+		return nil, syscall.ENOENT
 	}
-	return nil, syscall.ENOENT
+	child := &unitDirNode{t: d.t, snap: d.snap, unit: unit, index: i}
+	id := fusefs.StableAttr{Mode: unix.S_IFDIR, Ino: ino(sn.Ino(), unitSlot(i, 0)), Gen: d.snap.gen}
+	return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
 }
 
 func (d *stateDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"fmt"
+	"sync"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -19,6 +20,22 @@ type Unit struct {
 // StateIndex lists the units of a state.bin in save order.
 type StateIndex struct {
 	Units []Unit
+
+	byNameOnce sync.Once
+	byName     map[string]int // first unit of each name
+}
+
+// Find returns the index of the first unit called name, in constant
+// time: a walk of a state/ of 65,536 units looks each one up.
+func (x *StateIndex) Find(name string) (int, bool) {
+	x.byNameOnce.Do(func() {
+		x.byName = make(map[string]int, len(x.Units))
+		for i := len(x.Units) - 1; i >= 0; i-- {
+			x.byName[x.Units[i].Name] = i
+		}
+	})
+	i, ok := x.byName[name]
+	return i, ok
 }
 
 // Problems returns what OpenVMM would refuse on restore although the file
