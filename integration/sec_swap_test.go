@@ -227,6 +227,10 @@ func TestSecStagingDirSymlink(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := secTree(t, out)
+			// Writes into new/x land nowhere outside STORE.
+			os.WriteFile(d.Path("new", "x", "written"), []byte("x\n"), 0o644)
+			os.Mkdir(d.Path("new", "x", "sub"), 0o755)
+			os.Truncate(d.Path("new", "x", "memory.bin"), 1)
 			if c.mv {
 				var err error
 				withTimeout(t, "mv", func() { err = os.Rename(d.Path("new", "x"), d.Path("x")) })
