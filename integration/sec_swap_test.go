@@ -152,6 +152,7 @@ func secStaging(d *daemon, elem ...string) string {
 	return filepath.Join(append([]string{d.Store, ".snapfs-staging"}, elem...)...)
 }
 
+// secRoot skips a test that plays root's daemon against a STORE writer.
 func secRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -387,7 +388,7 @@ func TestSecStagingSpecialEntries(t *testing.T) {
 	d := nwMount(t, "", "--commit-delay", "0")
 	out := secOutside(t, false)
 	outMem := filepath.Join(out, "mem")
-	if err := os.WriteFile(outMem, secManifestMem(), 0o600); err != nil {
+	if err := os.WriteFile(outMem, secMemory("outside"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	os.Chtimes(outMem, secPast, secPast)
@@ -437,9 +438,6 @@ func TestSecStagingSpecialEntries(t *testing.T) {
 		})
 	}
 }
-
-// secManifestMem is a memory.bin that fits secManifest.
-func secManifestMem() []byte { return secMemory("outside") }
 
 // renameat2(RENAME_WHITEOUT) within a staging directory fails with
 // EINVAL and leaves no whiteout behind.
