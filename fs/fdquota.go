@@ -3,11 +3,8 @@ package fs
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"syscall"
-
-	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 // DefaultMaxFdsPerUser is how many STORE fds the open files of one user
@@ -28,23 +25,6 @@ func newFdQuota(max int) *fdQuota {
 		max = DefaultMaxFdsPerUser
 	}
 	return &fdQuota{max: max, used: map[uint32]int{}}
-}
-
-// callerOf is the user and group of the request in ctx (the daemon's own
-// when there is none).
-func callerOf(ctx context.Context) (uid, gid uint32) {
-	if c, ok := fuse.FromContext(ctx); ok {
-		return c.Uid, c.Gid
-	}
-	return uint32(os.Geteuid()), uint32(os.Getegid())
-}
-
-// callerPid is the process of the request in ctx (0 when there is none).
-func callerPid(ctx context.Context) uint32 {
-	if c, ok := fuse.FromContext(ctx); ok {
-		return c.Pid
-	}
-	return 0
 }
 
 // take charges one fd to the caller of ctx; the returned func gives it

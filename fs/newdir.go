@@ -78,7 +78,7 @@ func (d *newDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Err
 
 func (d *newDirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	uid, gid := callerOf(ctx)
-	if err := d.t.stage.mkdir(name, mode, int(uid), int(gid), callerPid(ctx)); err != nil {
+	if err := d.t.stage.mkdir(name, mode, int(uid), int(gid), copier(callerPid(ctx))); err != nil {
 		return nil, toErrno(ctx, "mkdir", err)
 	}
 	return d.Lookup(ctx, name, out)

@@ -23,7 +23,7 @@ import (
 const stagingDirName = ".snapfs-staging"
 
 // stagedFiles are the files a staging directory may hold.
-var stagedFiles = map[string]bool{"manifest.bin": true, "manifest.json": true, "state.bin": true, "memory.bin": true}
+var stagedFiles = map[string]bool{"manifest.bin": true, "manifest.json": true, "state.bin": true, "memory.bin": true, sumsFile: true}
 
 // stager manages new/: staging directories, their validation and their
 // publication, by rename or by itself after the commit delay. Every

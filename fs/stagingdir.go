@@ -97,7 +97,7 @@ func (d *stagingDirNode) Lookup(ctx context.Context, name string, out *fuse.Entr
 	}
 	defer dir.Close()
 	if name == statusName {
-		if !d.showsStatus(ctx, dir) {
+		if !d.showsStatus(ctx) {
 			return nil, syscall.ENOENT
 		}
 		return d.statusNode(ctx, dir, out)
@@ -116,27 +116,19 @@ func (d *stagingDirNode) statusNode(ctx context.Context, dir *os.File, out *fuse
 
 // showsStatus reports whether the status view is there for the caller.
 // Tools that put a backup back create every file they restore, status
-// included: cp -a with O_EXCL in a directory it made itself, tar after an
-// unlink. So, until a tool writes status back (which is then dropped:
-// sinkHandle), status is absent after an unlink, and for the process that
-// made the staging directory once it has written views back into it
-// (manifest/, state/: it is restoring a backup).
-func (d *stagingDirNode) showsStatus(ctx context.Context, dir *os.File) bool {
+// included: tar and bsdtar unlink it first when it exists, GNU cp and mv
+// create every file of a directory they made themselves with O_EXCL. So,
+// until a tool writes status back (which is then dropped: sinkHandle),
+// status is absent after an unlink, and for the cp or mv that made the
+// staging directory (stager.mkdir).
+func (d *stagingDirNode) showsStatus(ctx context.Context) bool {
 	st := d.t.stage.get(d.name())
 	st.mu.Lock()
-	gone, restoring := st.statusGone, !st.wroteBack && st.maker != 0 && st.maker == callerPid(ctx)
-	st.mu.Unlock()
-	if gone {
+	defer st.mu.Unlock()
+	if st.statusGone {
 		return false
 	}
-	if restoring {
-		for name := range viewDirs {
-			if _, err := statEntry(dir, name); err == nil {
-				return false
-			}
-		}
-	}
-	return true
+	return st.wroteBack || st.maker == 0 || st.maker != callerPid(ctx)
 }
 
 // statusWritten records an unlink (gone) or a write-back of status.
@@ -159,7 +151,7 @@ func (d *stagingDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall
 		return nil, toErrno(ctx, "readdir", err)
 	}
 	var ents []fuse.DirEntry
-	if d.showsStatus(ctx, dir) {
+	if d.showsStatus(ctx) {
 		ents = append(ents, fuse.DirEntry{Name: statusName, Mode: unix.S_IFREG, Ino: ino(self.Ino, slotStagedStatus)})
 	}
 	ents = append(ents, stagedEntries(d.where(), dir)...)

@@ -2,10 +2,14 @@ package fs
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -32,7 +36,7 @@ func checkViews(dir *os.File, manifest []byte, idx *snapshot.StateIndex) []strin
 		out = append(out, checkUnits(dir, sd, idx)...)
 		sd.Close()
 	}
-	return out
+	return append(out, checkSums(dir)...)
 }
 
 func checkFields(md *os.File, manifest []byte) []string {
@@ -124,8 +128,12 @@ func checkUnit(ud *os.File, where string, u *snapshot.Unit, state *os.File) []st
 }
 
 // removeViews deletes the written-back views of dir once they are
-// validated: a published snapshot holds its three files only.
+// validated: a published snapshot holds its three files only (its digest
+// record, and so sha256sums, is made anew after publishing).
 func removeViews(dir *os.File) error {
+	if err := unix.Unlinkat(int(dir.Fd()), sumsFile, 0); err != nil && err != unix.ENOENT {
+		return err
+	}
 	for name := range viewDirs {
 		if err := removeViewTree(dir, name, 2); err != nil {
 			return fmt.Errorf("removing the written-back %s/: %w", name, err)
@@ -161,4 +169,60 @@ func removeViewTree(dir *os.File, name string, depth int) error {
 	}
 	sub.Close()
 	return unix.Unlinkat(int(dir.Fd()), name, unix.AT_REMOVEDIR)
+}
+
+// sumsFile is the sha256sums view, when a backup brings it back.
+const sumsFile = "sha256sums"
+
+// checkSums verifies a written-back sha256sums against the staged files
+// themselves (it reads them all: a damaged backup is caught before it is
+// published). Lines for other names, or not in sha256sum's format, are
+// findings too.
+func checkSums(dir *os.File) []string {
+	b, err := readEntry(dir, sumsFile, maxViewFile)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", sumsFile, err)}
+	}
+	var out []string
+	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		sum, name, ok := strings.Cut(line, "  ")
+		if !ok || len(sum) != 64 || !sourceFile(name) {
+			out = append(out, fmt.Sprintf("%s line %d: %q is not a digest of a snapshot file", sumsFile, i+1, line))
+			continue
+		}
+		got, err := hashEntry(dir, name)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: %s: %v", sumsFile, name, err))
+		} else if got != sum {
+			out = append(out, fmt.Sprintf("%s has SHA-256 %s, but the written-back %s says %s", name, got, sumsFile, sum))
+		}
+	}
+	return out
+}
+
+func sourceFile(name string) bool {
+	for _, f := range sourceFiles {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hashEntry is the SHA-256 of the staged file name, in hex.
+func hashEntry(dir *os.File, name string) (string, error) {
+	fd, err := openEntry(dir, name, unix.O_RDONLY, 0)
+	if err != nil {
+		return "", err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

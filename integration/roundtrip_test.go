@@ -15,7 +15,15 @@ func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	store := t.TempDir()
 	src := makeSnap(t, store, "vm1", snapSpec{})
+	// With a digest record, the backups hold sha256sums too: it is checked
+	// against the staged files and not published.
+	if r := snapfs(t, "digest", src); r.code != 0 {
+		t.Fatalf("snapfs digest: %d %s", r.code, r.stderr)
+	}
 	d := mountStore(t, store, "", "--commit-delay", "0")
+	if _, err := os.Stat(d.Path("vm1", "sha256sums")); err != nil {
+		t.Fatalf("vm1/sha256sums: %v", err)
+	}
 	tools := []struct {
 		name    string
 		bin     string
@@ -72,4 +80,29 @@ func TestRoundTripEditedView(t *testing.T) {
 		t.Fatalf("mv of an edited backup: %v, want EINVAL", err)
 	}
 	nwContains(t, "status", nwStatus(t, d, "edited"), "manifest/vp_count")
+}
+
+// TestRoundTripDamagedBackup: a backup whose memory.bin no longer matches
+// the sha256sums it carries is not published, and status says which file.
+func TestRoundTripDamagedBackup(t *testing.T) {
+	t.Parallel()
+	store := t.TempDir()
+	src := makeSnap(t, store, "vm1", snapSpec{})
+	if r := snapfs(t, "digest", src); r.code != 0 {
+		t.Fatalf("snapfs digest: %d %s", r.code, r.stderr)
+	}
+	d := mountStore(t, store, "", "--commit-delay", "0")
+	bk := filepath.Join(t.TempDir(), "x")
+	run(t, "cp", "-a", d.Path("vm1"), bk)
+	f, err := os.OpenFile(filepath.Join(bk, "memory.bin"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("bit rot"), 100)
+	f.Close()
+	run(t, "cp", "-a", bk, d.Path("new", "damaged"))
+	if err := os.Rename(d.Path("new", "damaged"), d.Path("damaged")); errnoOf(err) != 22 {
+		t.Fatalf("mv of a damaged backup: %v, want EINVAL", err)
+	}
+	nwContains(t, "status", nwStatus(t, d, "damaged"), "memory.bin has SHA-256")
 }
