@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,9 +22,6 @@ import (
 func init() {
 	register("mount", "serve a snapshot store as a filesystem", runMount)
 }
-
-// daemonMemoryLimit is the Go runtime's soft memory limit for the daemon.
-const daemonMemoryLimit = 56 << 20
 
 // mountArgs are the parsed flags of `snapfs mount`.
 type mountArgs struct {
@@ -148,7 +144,7 @@ func (a *mountArgs) mount(stderr io.Writer) int {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A daemon that lives for months: collect before growing past
 		// what its caches need (a soft limit, not a cap).
-		debug.SetMemoryLimit(daemonMemoryLimit)
+		keepMemoryLimit()
 	}
 	if os.Geteuid() != 0 {
 		if _, err := findFusermount(); err != nil {
