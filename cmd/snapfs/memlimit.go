@@ -11,9 +11,10 @@ import (
 const daemonMemoryLimit = 56 << 20
 
 // keepMemoryLimit holds the daemon's heap near what its caches need: the
-// soft limit is daemonMemoryLimit, or when the kernel
-// keeps more looked up than fits (a state/ of 65,536 units): a fixed limit
-// below the live heap would make the collector run without pause.
+// soft limit is daemonMemoryLimit, or half again the live heap when the
+// kernel keeps more looked up than that (a state/ of 65,536 units): a
+// fixed limit below the live heap would make the collector run without
+// pause.
 func keepMemoryLimit() {
 	debug.SetMemoryLimit(daemonMemoryLimit)
 	go func() {
