@@ -10,13 +10,38 @@
 // manifest.json, fields, status, type_url), valueNode (a unit's bytes, a
 // window onto state.bin), backingNode (manifest.bin, state.bin,
 // memory.bin), latestNode, and for creating snapshots newDirNode (new/),
-// stagingDirNode (new/<name>/), stagedFileNode and stagedStatusNode.
-// Published nodes embed readOnly, which answers every change with EROFS.
+// stagingDirNode (new/<name>/), stagedViewDirNode (views written back
+// into it: manifest/, state/, state/<unit>/), stagedFileNode and
+// stagedStatusNode. Published nodes embed readOnly, which answers every
+// change with EROFS.
+//
+// # Permissions and STORE access
+//
+// Every entry shows the owner, group and mode of the STORE file or
+// directory it is or derives from (attr.go; views: read bits only), and
+// the kernel enforces them (default_permissions, always on); SECURITY.md
+// says what is promised. Below STORE nothing is resolved by path: a
+// snapshot's files are opened with openat2(RESOLVE_BENEATH|
+// RESOLVE_NO_SYMLINKS) from STORE's fd, and the staging area only
+// through directory fds (stagearea.go): .snapfs-staging, then the staging
+// directory, then *at calls and O_PATH fds; a node below new/ is bound to
+// the STORE inode it was looked up as and finds its place from the tree
+// (stagedplace.go). Open files each hold a daemon fd, bounded per user
+// (fdquota.go).
 //
 // Nodes hold names, not data: each operation asks the Store for the
 // snapshot as it is now. The Store caches what it decoded per snapshot,
 // keyed by the identity of the source files, and reads a file again only
 // when it changed.
+//
+// # Restoring
+//
+// A read-write open of a published memory.bin gets a private clone
+// (clone.go): an O_TMPFILE on STORE's filesystem, filled by FICLONE or a
+// sparse copy, handed to the kernel with passthrough. The kernel keeps
+// one backing file and one page cache per inode, so every lookup of
+// memory.bin makes a new node and its entry is never cached
+// (rawlookup.go).
 //
 // # Speed
 //
@@ -37,7 +62,19 @@
 // of STORE (a directory's lstat and its manifest's created_at, for
 // latest), snapshots are read only when looked at, and past
 // maxCachedSnapshots the least recently used are dropped from the
-// kernel's cache, so go-fuse forgets their nodes (evict.go).
+// kernel's cache, so go-fuse forgets their nodes (evict.go). A directory
+// listed in many READDIR batches is read once per listing (a cursor,
+// rawdir.go).
+//
+// # Notifications
+//
+// Every kernel notification goes through the notifier (notify.go): an
+// entry invalidation is sent only while no request that holds a
+// directory lock is in flight (a daemon killed meanwhile would wedge the
+// mount), only when the name no longer names what the kernel knows (an
+// unhashed directory breaks getcwd() for whoever stands in it), and
+// eviction asks the kernel to forget with NOTIFY_PRUNE, which keeps what
+// is in use.
 //
 // # Identity
 //
@@ -51,7 +88,14 @@
 // filesystem, so staged data survives a restart and publishing is a
 // rename. The stager validates a staging directory on `mv new/X X`, or by
 // itself once it is complete, closed and quiet for the commit delay, and
-// publishes it with RENAME_NOREPLACE after fsyncing (snapshot.Publish).
+// publishes it with RENAME_NOREPLACE after fsyncing, through a directory
+// only the daemon may write (snapshot.PublishAt), so that nothing but the
+// validated directory can reach STORE. A stage's lock covers every change
+// made through the mount, the validation and the rename; writers are
+// counted per staging directory and per inode (a hard link from another
+// staging directory counts). Views written back from a backup are
+// checked against the staged snapshot's own (viewcheck.go) and removed
+// on publishing.
 // Once published, a snapshot gets its digest record in the background,
 // one snapshot at a time (digest.go); the record and the last
 // verification's result are read once per version of the snapshot and
