@@ -139,9 +139,44 @@ func (d *daemon) stop() {
 }
 
 // kill ends the daemon with SIGKILL and leaves its dead mount behind.
+// A daemon killed while one of its threads waits in the kernel (a
+// notification waiting for a directory lock held by a request only it
+// could answer) cannot end: its connection is aborted, as the next
+// `snapfs mount` would.
 func (d *daemon) kill() {
 	d.cmd.Process.Kill()
+	select {
+	case <-d.done:
+		return
+	case <-time.After(3 * time.Second):
+	}
+	abortFUSE(d.t, d.Mnt)
 	<-d.done
+}
+
+// abortFUSE aborts the FUSE connection of the mount at mnt.
+func abortFUSE(t testing.TB, mnt string) {
+	t.Helper()
+	dev := ""
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 4 && f[4] == mnt {
+				dev = f[2]
+			}
+		}
+	}
+	_, minor, ok := strings.Cut(dev, ":")
+	if !ok {
+		t.Fatalf("no mount at %s to abort", mnt)
+	}
+	ctl := "/sys/fs/fuse/connections"
+	if ents, _ := os.ReadDir(ctl); len(ents) == 0 {
+		unix.Mount("fusectl", ctl, "fusectl", 0, "")
+	}
+	if err := os.WriteFile(filepath.Join(ctl, minor, "abort"), []byte("1"), 0); err != nil {
+		t.Fatalf("aborting the connection of %s: %v", mnt, err)
+	}
 }
 
 // Log is what the daemon has logged so far.

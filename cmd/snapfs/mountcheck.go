@@ -111,11 +111,13 @@ func clearOldMount(mnt string) error {
 		return nil
 	}
 	if !answered {
-		// The old daemon is gone or stuck with the kernel waiting on it:
-		// abort the connection, which fails every waiting request.
+		// The old daemon is gone or stuck with the kernel waiting on it
+		// (killed while a notification waited for a directory lock):
+		// abort the connection, which fails every waiting request and
+		// lets the old process end.
 		slog.Warn("aborting a wedged FUSE connection", "mnt", mnt, "dev", m.dev)
-		if _, minor, ok := strings.Cut(m.dev, ":"); ok {
-			os.WriteFile(filepath.Join("/sys/fs/fuse/connections", minor, "abort"), []byte("1"), 0)
+		if err := abortConnection(m.dev); err != nil {
+			slog.Warn("cannot abort the old connection", "mnt", mnt, "err", err)
 		}
 	}
 	slog.Warn("detaching dead mount", "mnt", mnt)
@@ -123,4 +125,22 @@ func clearOldMount(mnt string) error {
 		return fmt.Errorf("%s: dead mount that cannot be detached: %w", mnt, err)
 	}
 	return nil
+}
+
+// fusectlDir is where the FUSE control filesystem shows each connection.
+const fusectlDir = "/sys/fs/fuse/connections"
+
+// abortConnection aborts the FUSE connection of the mount with device
+// dev ("major:minor"), mounting the control filesystem when it is not.
+func abortConnection(dev string) error {
+	_, minor, ok := strings.Cut(dev, ":")
+	if !ok {
+		return fmt.Errorf("device %q", dev)
+	}
+	if ents, _ := os.ReadDir(fusectlDir); len(ents) == 0 {
+		if err := unix.Mount("fusectl", fusectlDir, "fusectl", 0, ""); err != nil && err != unix.EBUSY {
+			return fmt.Errorf("mounting fusectl at %s: %w", fusectlDir, err)
+		}
+	}
+	return os.WriteFile(filepath.Join(fusectlDir, minor, "abort"), []byte("1"), 0)
 }
