@@ -72,7 +72,9 @@ func TestKillDuringPublish(t *testing.T) {
 		d.kill()
 		wg.Wait()
 	}
-	mountStore(t, store, mnt) // comes up, and resumes what is staged
+	// Comes up; with --commit-delay 0 nothing publishes by itself while
+	// the snapshots are checked below.
+	mountStore(t, store, mnt, "--commit-delay", "0")
 	for round := range rounds {
 		for i := range perRound {
 			name := fmt.Sprintf("s%d-%d", round, i)
