@@ -3,13 +3,17 @@ package fs
 import (
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"github.com/snapfs/snapfs/snapshot"
 )
 
 // The staging area is reached only through directory fds: STORE's, then
@@ -193,6 +197,37 @@ func (s *stager) hold() *os.File {
 		return nil // someone else's: not a safe place
 	}
 	return d
+}
+
+// unhold gives back to new/ the staging directories a killed daemon left
+// in the hold directory in the middle of publishing: nothing is lost, and
+// they publish again like any other.
+func (s *stager) unhold() {
+	h := s.hold()
+	if h == nil {
+		return
+	}
+	defer h.Close()
+	names, _ := entryNames(h)
+	if len(names) == 0 {
+		return
+	}
+	r, err := s.ensureRoot()
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	for _, held := range names {
+		name := held
+		if i := strings.LastIndexByte(held, '.'); i > 0 {
+			name = held[:i]
+		}
+		err := snapshot.RenameNoReplace(int(h.Fd()), held, int(r.Fd()), name)
+		if errors.Is(err, iofs.ErrExist) {
+			err = snapshot.RenameNoReplace(int(h.Fd()), held, int(r.Fd()), held)
+		}
+		slog.Info("staging directory back from an interrupted publish", "name", name, "err", err)
+	}
 }
 
 // openStage opens the staging directory name. ino, when not 0, is the

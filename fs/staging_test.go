@@ -239,3 +239,19 @@ func TestPublishAtRefusesASwappedDirectory(t *testing.T) {
 		t.Fatal("STORE/x exists")
 	}
 }
+
+// TestStageUnhold: a staging directory a killed daemon left in the hold
+// directory mid-publish comes back to new/ at the next mount.
+func TestStageUnhold(t *testing.T) {
+	s, store := newTestStager(t)
+	held := filepath.Join(store, holdDirName, "x.1234")
+	writeSnapshot(t, held, false)
+	os.Chmod(filepath.Join(store, holdDirName), 0o700)
+	s.unhold()
+	if _, err := os.Stat(filepath.Join(store, stagingDirName, "x", "memory.bin")); err != nil {
+		t.Fatalf("not back in staging: %v", err)
+	}
+	if err := s.publish("x", "x"); err != nil {
+		t.Fatalf("publishing it afterwards: %v", err)
+	}
+}

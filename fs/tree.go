@@ -69,6 +69,7 @@ func (t *tree) published(staged, name string) {
 // resume schedules the automatic publish of staging directories left by
 // an earlier run of the daemon.
 func (t *tree) resume() {
+	t.stage.unhold()
 	names, _ := t.stage.list()
 	for _, n := range names {
 		t.stage.touched(n)

@@ -60,7 +60,7 @@ func PublishAt(src *os.File, from int, name string, to int, target string, hold 
 	}
 	origFrom, origName := from, name
 	if hold >= 0 {
-		held := fmt.Sprintf("%s.%d", target, want.Ino)
+		held := fmt.Sprintf("%s.%d", name, want.Ino) // resume gives it back by this name
 		if err := unix.Renameat2(from, name, hold, held, unix.RENAME_NOREPLACE); err != nil {
 			return fmt.Errorf("publish %s: %w", target, err)
 		}
