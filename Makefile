@@ -9,7 +9,7 @@ MNT     ?= mnt
 FUZZTIME ?= 20s
 
 # Debian packages the tests and the demo use; installed only when missing.
-DEB_PKGS := fuse3 rsync tar xfsprogs
+DEB_PKGS := fuse3 rsync tar xfsprogs restic borgbackup libarchive-tools acl attr stress-ng fio
 
 .PHONY: all build deps test run fuzz bench install clean
 
