@@ -93,7 +93,7 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	// The first listing of the root needs latest, which reads every
 	// manifest: start on it while the kernel and go-fuse shake hands.
 	go store.Latest()
-	raw := &tracked{&uncachedMemory{&zeroOpendir{RawFileSystem: fusefs.NewNodeFS(t.root, opts), on: w != nil}}, t.notify}
+	raw := &tracked{&storeStatfs{&uncachedMemory{&zeroOpendir{RawFileSystem: fusefs.NewNodeFS(t.root, opts), on: w != nil}}}, t.notify}
 	server, err := fuse.NewServer(raw, mnt, &opts.MountOptions)
 	if err != nil {
 		stop()
