@@ -7,11 +7,12 @@ PREFIX  ?= /usr/local
 STORE   ?= demo-store
 MNT     ?= mnt
 FUZZTIME ?= 20s
+SOAK    ?= 10m
 
 # Debian packages the tests and the demo use; installed only when missing.
 DEB_PKGS := fuse3 rsync tar xfsprogs restic borgbackup libarchive-tools acl attr stress-ng fio
 
-.PHONY: all build deps test run fuzz bench install clean
+.PHONY: all build deps test run fuzz bench soak install clean
 
 all: build
 
@@ -50,6 +51,11 @@ bench: deps build
 	@command -v bindfs >/dev/null 2>&1 || { echo "installing: bindfs"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bindfs fuse3; }
 	SNAPFS_BIN=$(CURDIR)/$(BIN) $(GO) test ./integration -run '^$$' -bench . -benchtime 1x -timeout 60m
+
+# Readers, creators, STORE changes and SIGKILLs against one mount for
+# $(SOAK) (SOAK=60s for a quick run); prints the daemon's RSS, threads, fds.
+soak: deps build
+	SNAPFS_BIN=$(CURDIR)/$(BIN) SNAPFS_SOAK=$(SOAK) $(GO) test ./integration -run '^TestSoak$$' -count=1 -v -timeout 0
 
 # mount(8) runs /sbin/mount.snapfs (and mount.fuse.snapfs for -t fuse.snapfs);
 # both are the snapfs binary, which acts as the helper under those names.
