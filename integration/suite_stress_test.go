@@ -71,7 +71,7 @@ func TestSuiteFio(t *testing.T) {
 				for _, rw := range []string{"randwrite", "write"} {
 					cmd := exec.Command("fio", "--name=v", "--directory="+dir, "--filename=memory.bin",
 						"--size=16M", "--bs=4k", "--rw="+rw, "--ioengine="+engine,
-						"--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--output-format=terse")
+						"--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0", "--output-format=terse")
 					out, err := cmd.CombinedOutput()
 					if err != nil || !strings.HasPrefix(string(out), "3;") || !strings.Contains(string(out), ";v;0;") {
 						t.Fatalf("fio %s %s: %v\n%s\nlog:\n%s", engine, rw, err, out, d.Log())
