@@ -19,12 +19,16 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/snapfs
 
+# A package counts only when installed (a removed one keeps its
+# configuration, and dpkg -s still knows it). fuse3 is named in every
+# install: borgbackup wants "fuse", which apt would otherwise satisfy with
+# FUSE 2, removing fuse3 (fusermount3).
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
-		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		[ "$$(dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null)" = installed ] || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 $$missing; \
 	fi
 
 test: deps build
