@@ -183,10 +183,13 @@ func (s *stager) ensureRoot() (*os.File, error) {
 // which publishing moves a staging directory (snapshot.PublishAt).
 const holdDirName = ".snapfs-publishing"
 
-// hold opens the hold directory, making it if needed; nil when the
-// daemon cannot have one of its own here (PublishAt then works without).
-func (s *stager) hold() *os.File {
-	unix.Mkdirat(s.t.store.fd, holdDirName, 0o700)
+// hold opens the hold directory, making it first if make is set; nil when
+// there is none, or the daemon cannot have one of its own here
+// (PublishAt then works without).
+func (s *stager) hold(make bool) *os.File {
+	if make {
+		unix.Mkdirat(s.t.store.fd, holdDirName, 0o700)
+	}
 	d, err := openDirAt(s.t.store.fd, holdDirName)
 	if err != nil {
 		return nil
@@ -203,7 +206,7 @@ func (s *stager) hold() *os.File {
 // in the hold directory in the middle of publishing: nothing is lost, and
 // they publish again like any other.
 func (s *stager) unhold() {
-	h := s.hold()
+	h := s.hold(false)
 	if h == nil {
 		return
 	}

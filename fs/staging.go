@@ -491,7 +491,7 @@ func (s *stager) publish(name, target string) error {
 	}
 	defer store.Close()
 	holdFd := -1
-	if h := s.hold(); h != nil {
+	if h := s.hold(true); h != nil {
 		defer h.Close()
 		holdFd = int(h.Fd())
 	}
