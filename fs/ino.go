@@ -1,6 +1,10 @@
 package fs
 
-import "hash/fnv"
+import (
+	"hash/fnv"
+
+	"github.com/snapfs/snapfs/snapshot"
+)
 
 // Inode numbers are derived, never allocated, so they are the same after a
 // remount and unique within the mount:
@@ -8,7 +12,10 @@ import "hash/fnv"
 //	1, 2, 3                 the root, new/, latest
 //	D<<20 | slot            a snapshot whose STORE directory has inode D:
 //	                        slot 0 is the directory, fixed slots its views,
-//	                        unitBase+3i.. the i-th state unit's entries
+//	                        unitBase+3i.. the i-th state unit's directory,
+//	                        type_url and value.bin; unitTextBase+2i.. its
+//	                        value.txt and value.json (a second range, so
+//	                        the first keeps the numbers it always had)
 //	R<<20 | stagedSlot      a staged file or directory with STORE inode R
 //
 // Two live STORE objects never share an inode, so neither do their
@@ -33,6 +40,8 @@ const (
 	slotSums         = 8
 	slotFieldBase    = 16 // + index in snapshot.ManifestFields
 	slotUnitBase     = 64 // + 3*unit index: dir, type_url, value.bin
+	// + 2*unit index: value.txt, value.json
+	slotUnitTextBase = slotUnitBase + 3*snapshot.MaxUnits
 	slotStaged       = slotMask
 	slotStagedStatus = slotMask - 1
 )
@@ -53,9 +62,22 @@ func ino(storeIno uint64, slot uint64) uint64 {
 	return h.Sum64() | 1<<63
 }
 
-// unitSlot returns the slot of entry k (0 dir, 1 type_url, 2 value.bin) of
-// unit i.
-func unitSlot(i, k int) uint64 { return slotUnitBase + 3*uint64(i) + uint64(k) }
+// Entries of a unit directory, for unitSlot.
+const (
+	unitDir = iota
+	unitTypeURL
+	unitValueBin
+	unitValueTxt
+	unitValueJSON
+)
+
+// unitSlot returns the slot of entry k (unitDir...) of unit i.
+func unitSlot(i, k int) uint64 {
+	if k >= unitValueTxt {
+		return slotUnitTextBase + 2*uint64(i) + uint64(k-unitValueTxt)
+	}
+	return slotUnitBase + 3*uint64(i) + uint64(k)
+}
 
 // gen derives a FUSE generation from a name, so a STORE directory renamed
 // in place (same inode, new name) gets a fresh node instead of the old one.

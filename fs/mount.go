@@ -17,6 +17,8 @@ type MountConfig struct {
 	Options
 	AllowOther bool // let other users in; adds default_permissions
 	Debug      bool // log every FUSE operation
+	// ReloadSchema, when it receives, reads Options.Schema again (SIGHUP).
+	ReloadSchema <-chan struct{}
 }
 
 // cacheTimeout is how long the kernel may trust an entry or attribute
@@ -35,11 +37,21 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	// has the caller's umask applied already.
 	syscall.Umask(0)
 	raiseFdLimit()
+	var schema *schemaHolder
+	if cfg.Schema != "" {
+		// A schema that does not parse stops the mount, with the
+		// parser's file:line:column.
+		var err error
+		if schema, err = loadSchemaHolder(cfg.Schema); err != nil {
+			return nil, fmt.Errorf("schema: %w", err)
+		}
+	}
 	store, err := OpenStore(storeDir)
 	if err != nil {
 		return nil, err
 	}
 	t := newTree(store, cfg.Options)
+	t.schema = schema
 	timeout, negative := cacheTimeout, time.Duration(0)
 	var w *watcher
 	if !cfg.NoWatch {
@@ -112,6 +124,22 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	}
 	go func() { server.Wait(); close(done); stop() }()
 	go t.evictLoop(done)
+	if schema != nil {
+		schema.changed = func() { go t.schemaChanged() }
+		go schema.run(!cfg.NoWatch, done)
+		if cfg.ReloadSchema != nil {
+			go func() {
+				for {
+					select {
+					case <-done:
+						return
+					case <-cfg.ReloadSchema:
+						schema.request()
+					}
+				}
+			}()
+		}
+	}
 	slog.Info("mounted", "store", storeDir, "mnt", mnt,
 		"passthrough", !cfg.NoPassthrough && server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0)
 	return server, nil

@@ -1,12 +1,14 @@
 package fs
 
 import (
+	"errors"
 	"fmt"
 	iofs "io/fs"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/snapfs/snapfs/snapshot"
+	"github.com/snapfs/snapfs/snapshot/statetext"
 )
 
 // errNoView is the answer for a view that cannot be made from the
@@ -46,7 +48,7 @@ func (t *tree) renderStatus(sn *Snap) ([]byte, *unix.Stat_t, error) {
 	// Its owner and read bits are the snapshot directory's.
 	st := *src
 	st.Uid, st.Gid, st.Mode = sn.Dir().Uid, sn.Dir().Gid, sn.Dir().Mode
-	return t.store.Status(sn), &st, nil
+	return t.store.Status(sn, t.unitWarnings(sn)...), &st, nil
 }
 
 func timeAfter(a, b *unix.Timespec) bool {
@@ -73,4 +75,45 @@ func renderTypeURL(unit string) renderFunc {
 		}
 		return []byte(idx.Units[i].TypeURL + "\n"), &sn.File(fileState).st, nil
 	}
+}
+
+// renderValueText is state/<unit>/value.txt.
+func renderValueText(unit string) renderFunc {
+	return func(sn *Snap) ([]byte, *unix.Stat_t, error) {
+		_, i, err := findUnit(sn, unit)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := sn.valueText(i)
+		if err != nil {
+			return nil, nil, noView(err)
+		}
+		return b, &sn.File(fileState).st, nil
+	}
+}
+
+// renderValueJSON is state/<unit>/value.json, decoded with the schema
+// in use at each open.
+func (t *tree) renderValueJSON(unit string) renderFunc {
+	return func(sn *Snap) ([]byte, *unix.Stat_t, error) {
+		_, i, err := findUnit(sn, unit)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := sn.valueJSON(t.schema.current(), i)
+		if err != nil {
+			return nil, nil, noView(err)
+		}
+		return b, &sn.File(fileState).st, nil
+	}
+}
+
+// noView turns a decoding failure into an absent view; a failure to read
+// state.bin stays what it is.
+func noView(err error) error {
+	if errors.Is(err, statetext.ErrNotMessage) || errors.Is(err, statetext.ErrTooLarge) ||
+		errors.Is(err, statetext.ErrUnknownType) || errors.Is(err, statetext.ErrNoDecode) {
+		return errNoView
+	}
+	return err
 }

@@ -82,6 +82,8 @@ type Snap struct {
 
 	digestOnce sync.Once
 	digest     *snapDigest // digest.go
+
+	decoded decodedCache // value.txt and value.json of its units
 }
 
 // Ino is the STORE inode of the snapshot's directory.

@@ -129,11 +129,16 @@ func (s *Store) memoryFiles() map[[2]uint64][]string {
 }
 
 // Status is the status view of sn: its findings plus the store-wide
-// shared-memory warning.
-func (s *Store) Status(sn *Snap) []byte {
+// shared-memory warning and the given warnings (units the schema cannot
+// decode).
+func (s *Store) Status(sn *Snap, warnings ...string) []byte {
 	in := sn.checkInput()
 	in.MemorySharedWith = s.SharedWith(sn)
-	return snapshot.Check(in).Text()
+	r := snapshot.Check(in)
+	for _, w := range warnings {
+		r.Add(snapshot.Warning, w)
+	}
+	return r.Text()
 }
 
 // notPublished refuses (EROFS) a change to the staged file fd when it is

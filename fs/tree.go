@@ -26,6 +26,9 @@ type Options struct {
 	// MaxFdsPerUser bounds the STORE fds one user's open files hold in
 	// the daemon (0: DefaultMaxFdsPerUser).
 	MaxFdsPerUser int
+	// Schema is a directory of .proto files (openvmm
+	// --write-saved-state-proto): with it, state/<unit>/value.json.
+	Schema string
 }
 
 // tree is what every node of one mount shares.
@@ -36,6 +39,7 @@ type tree struct {
 	fds    *fdQuota
 	opts   Options
 	root   *rootNode
+	schema *schemaHolder // nil without Options.Schema
 
 	digests digester // background digest records (digest.go)
 }

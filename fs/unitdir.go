@@ -27,11 +27,25 @@ var (
 	_ = (fusefs.NodeGetattrer)((*unitDirNode)(nil))
 )
 
-// unitEntries are the files of a unit directory and their slot offsets.
+// unitEntries are the files of a unit directory and their entry kinds
+// (unitSlot). value.txt and value.json are there only when the value
+// decodes (decoded.go).
 var unitEntries = []struct {
 	name string
 	k    int
-}{{"type_url", 1}, {"value.bin", 2}}
+}{{"type_url", unitTypeURL}, {"value.bin", unitValueBin}, {"value.txt", unitValueTxt}, {"value.json", unitValueJSON}}
+
+// has reports whether entry k exists for the unit in sn.
+func (d *unitDirNode) has(sn *Snap, k int) bool {
+	var err error
+	switch k {
+	case unitValueTxt:
+		_, _, err = renderValueText(d.unit)(sn)
+	case unitValueJSON:
+		_, _, err = d.t.renderValueJSON(d.unit)(sn)
+	}
+	return err == nil
+}
 
 func (d *unitDirNode) snapshot(ctx context.Context) (*Snap, syscall.Errno) {
 	sn, err := d.t.store.Snapshot(d.snap.get())
@@ -44,7 +58,7 @@ func (d *unitDirNode) snapshot(ctx context.Context) (*Snap, syscall.Errno) {
 	return sn, 0
 }
 
-func (d *unitDirNode) ino(sn *Snap, k int) uint64 {
+func (d *unitDirNode) ino(sn *Snap, k int) uint64 { // k: unitDir...
 	return ino(sn.Ino(), unitSlot(d.index, k))
 }
 
@@ -71,10 +85,16 @@ func (d *unitDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 			continue
 		}
 		var child attrNode
-		if e.k == 1 {
-			child = &viewNode{t: d.t, snap: d.snap, slot: unitSlot(d.index, 1), render: renderTypeURL(d.unit)}
-		} else {
-			child = &valueNode{t: d.t, snap: d.snap, unit: d.unit, slot: unitSlot(d.index, 2)}
+		slot := unitSlot(d.index, e.k)
+		switch e.k {
+		case unitTypeURL:
+			child = &viewNode{t: d.t, snap: d.snap, slot: slot, render: renderTypeURL(d.unit)}
+		case unitValueBin:
+			child = &valueNode{t: d.t, snap: d.snap, unit: d.unit, slot: slot}
+		case unitValueTxt:
+			child = &viewNode{t: d.t, snap: d.snap, slot: slot, render: renderValueText(d.unit)}
+		case unitValueJSON:
+			child = &viewNode{t: d.t, snap: d.snap, slot: slot, render: d.t.renderValueJSON(d.unit)}
 		}
 		id := fusefs.StableAttr{Mode: unix.S_IFREG, Ino: d.ino(sn, e.k), Gen: d.snap.gen}
 		return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
@@ -87,9 +107,11 @@ func (d *unitDirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Er
 	if errno != 0 {
 		return nil, errno
 	}
-	ents := make([]fuse.DirEntry, len(unitEntries))
-	for i, e := range unitEntries {
-		ents[i] = fuse.DirEntry{Name: e.name, Mode: unix.S_IFREG, Ino: d.ino(sn, e.k)}
+	var ents []fuse.DirEntry
+	for _, e := range unitEntries {
+		if d.has(sn, e.k) {
+			ents = append(ents, fuse.DirEntry{Name: e.name, Mode: unix.S_IFREG, Ino: d.ino(sn, e.k)})
+		}
 	}
 	return fusefs.NewListDirStream(ents), 0
 }

@@ -47,9 +47,10 @@ func mountFlags(a *mountArgs, stderr io.Writer) *flag.FlagSet {
 	fl.BoolVar(&a.cfg.NoWatch, "no-watch", false, "don't watch STORE with inotify (network filesystems): changes show within 500ms")
 	fl.DurationVar(&a.cfg.CommitDelay, "commit-delay", 2*time.Second, "publish a complete staged snapshot after it is unchanged this long (0: only on rename)")
 	fl.IntVar(&a.cfg.MaxFdsPerUser, "max-fds-per-user", snapfs.DefaultMaxFdsPerUser, "files one user may hold open in the daemon at once (EMFILE past it)")
+	fl.StringVar(&a.cfg.Schema, "schema", "", "directory of OpenVMM's saved-state .proto files (openvmm --write-saved-state-proto): adds state/<unit>/value.json; reloaded when it changes or on SIGHUP")
 	fl.BoolVar(&a.daemon, "daemon", false, "return once the mount is ready, serving in the background")
 	fl.StringVar(&a.logFile, "log", "", "append the log to this file (default: stderr; discarded with --daemon)")
-	fl.Func("o", "mount(8) style options: allow_other,ro,no_passthrough,debug,commit_delay=2s,max_fds_per_user=N", func(s string) error {
+	fl.Func("o", "mount(8) style options: allow_other,ro,no_passthrough,debug,commit_delay=2s,max_fds_per_user=N,schema=DIR", func(s string) error {
 		return a.applyOptions(s)
 	})
 	return fl
@@ -87,6 +88,11 @@ func (a *mountArgs) applyOptions(list string) error {
 			a.cfg.MaxFdsPerUser = n
 		case "log":
 			a.logFile = val
+		case "schema":
+			if val == "" {
+				return fmt.Errorf("option schema needs a directory: schema=DIR")
+			}
+			a.cfg.Schema = val
 		default:
 			if strings.HasPrefix(key, "x-") || strings.HasPrefix(key, "comment=") {
 				continue
@@ -120,6 +126,11 @@ func (a *mountArgs) mount(stderr io.Writer) int {
 	store, mnt, err := checkPaths(a.store, a.mnt)
 	if err != nil {
 		return fail(err)
+	}
+	if a.cfg.Schema != "" {
+		if a.cfg.Schema, err = filepath.Abs(a.cfg.Schema); err != nil {
+			return fail(err)
+		}
 	}
 	if a.daemon && os.Getenv(readyEnv) == "" {
 		return startDaemon(stderr)
@@ -156,6 +167,20 @@ func (a *mountArgs) mount(stderr io.Writer) int {
 	// a request this process would have to answer itself.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	if a.cfg.Schema != "" {
+		hup := make(chan os.Signal, 1)
+		reload := make(chan struct{}, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		go func() {
+			for range hup {
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		a.cfg.ReloadSchema = reload
+	}
 	server, err := snapfs.Mount(store, mnt, a.cfg)
 	if err != nil {
 		reportReady(err)

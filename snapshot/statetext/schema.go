@@ -36,6 +36,10 @@ const decodeDepth = 100
 // ErrUnknownType is returned for a unit whose type the schema lacks.
 var ErrUnknownType = errors.New("type not in the schema")
 
+// ErrNoDecode is returned for a value that is not the message its type
+// names (or has no JSON form).
+var ErrNoDecode = errors.New("does not decode as")
+
 // Schema is a compiled set of .proto files, such as the ones
 // `openvmm --write-saved-state-proto DIR` writes.
 type Schema struct {
@@ -134,7 +138,7 @@ func (s *Schema) Decode(typeURL string, value []byte) (proto.Message, error) {
 	m := dynamicpb.NewMessage(mt.Descriptor())
 	opts := proto.UnmarshalOptions{Resolver: s.res, RecursionLimit: decodeDepth}
 	if err := opts.Unmarshal(value, m); err != nil {
-		return nil, fmt.Errorf("does not decode as %s: %v", mt.Descriptor().FullName(), err)
+		return nil, fmt.Errorf("%w %s: %v", ErrNoDecode, mt.Descriptor().FullName(), err)
 	}
 	return m, nil
 }
@@ -148,7 +152,7 @@ func (s *Schema) JSON(typeURL string, value []byte) ([]byte, error) {
 	}
 	compact, err := protojson.MarshalOptions{UseProtoNames: true, Resolver: s.res}.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("no JSON form as %s: %v", m.ProtoReflect().Descriptor().FullName(), err)
+		return nil, fmt.Errorf("%w %s: no JSON form: %v", ErrNoDecode, m.ProtoReflect().Descriptor().FullName(), err)
 	}
 	return indentJSON(compact)
 }
