@@ -7,8 +7,8 @@
 // Each kind of entry is one node type in its own file: rootNode (MNT),
 // snapDirNode (MNT/<name>), fieldsDirNode (manifest/), stateDirNode
 // (state/), unitDirNode (state/<unit>/), viewNode (generated text:
-// manifest.json, fields, status, type_url), valueNode (a unit's bytes, a
-// window onto state.bin), backingNode (manifest.bin, state.bin,
+// manifest.json, fields, status, type_url, a unit's value.txt and
+// value.json), valueNode (a unit's bytes, a window onto state.bin), backingNode (manifest.bin, state.bin,
 // memory.bin), latestNode, and for creating snapshots newDirNode (new/),
 // stagingDirNode (new/<name>/), stagedViewDirNode (views written back
 // into it: manifest/, state/, state/<unit>/), stagedFileNode and
@@ -76,11 +76,26 @@
 // eviction asks the kernel to forget with NOTIFY_PRUNE, which keeps what
 // is in use.
 //
+// # Decoded device state
+//
+// state/<unit>/value.txt (protoc --decode_raw's text) and value.json
+// (the proto3 JSON mapping, with --schema) are views made by
+// snapshot/statetext from the unit's bytes, read from state.bin on first
+// need and cached in the Snap (decoded.go), so they live and go with the
+// source file's version like every other view. They exist only when the
+// value decodes; a unit the schema knows but cannot decode is a status
+// warning. The schema (schema.go) is one immutable compiled version at a
+// time: a change in its directory (inotify, or SIGHUP) loads a new one,
+// whose generation keys value.json in the caches, and the kernel is told
+// to forget every value.json entry and page it holds. A version that
+// does not load is logged and the last good one stays.
+//
 // # Identity
 //
 // Inode numbers are derived from the STORE inode of a snapshot's
 // directory and a slot per entry (ino.go), so they are unique within the
-// mount and the same after a remount.
+// mount and the same after a remount. Entries added later take new slot
+// ranges (value.txt and value.json), so existing numbers never move.
 //
 // # Creating snapshots
 //
