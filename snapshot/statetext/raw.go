@@ -42,19 +42,10 @@ const (
 	maxTagSize = 5
 )
 
-// rawField is one field of a message parsed without a schema.
-type rawField struct {
-	num   uint32
-	typ   int
-	v     uint64 // varint, fixed32, fixed64
-	b     []byte // length-delimited
-	group []rawField
-}
-
 // parser reads a message the way protoc does. outer selects the rules of
-// protoc's top-level parser (ParseContext: tags of at most 5 bytes);
-// embedded values are parsed by CodedInputStream, whose tags and lengths
-// may take up to 10 bytes with the high bits dropped.
+// protoc's top-level parser (ParseContext: tags and lengths of at most 5
+// bytes); embedded values are parsed by CodedInputStream, whose tags and
+// lengths may take up to 10 bytes with the bits past 32 dropped.
 type parser struct {
 	b     []byte
 	pos   int
@@ -72,9 +63,7 @@ func (p *parser) varint(max int) (uint64, bool) {
 		}
 		c := p.b[p.pos]
 		p.pos++
-		if i < 10 {
-			v |= uint64(c&0x7f) << (7 * uint(i))
-		}
+		v |= uint64(c&0x7f) << (7 * uint(i))
 		if c < 0x80 {
 			return v, true
 		}
@@ -109,30 +98,37 @@ func (p *parser) length() (int, bool) {
 	return int(v), true
 }
 
-// fields parses fields up to the end of the bytes (endTag 0) or up to the
-// end-group tag endTag. It reports false where protoc fails.
-func (p *parser) fields(endTag uint32) ([]rawField, bool) {
-	var out []rawField
+// walk reads fields up to the end of the bytes (endTag 0) or up to the
+// end-group tag endTag, and reports false where protoc fails. With pr
+// set it prints them; budget is how many more levels of length-delimited
+// fields may be shown as messages. Nothing is kept: a value is walked
+// once to check it and again to print it, so a large value costs only
+// its text.
+func (p *parser) walk(endTag uint32, pr *printer, budget int) bool {
 	for {
 		if p.pos == len(p.b) {
-			return out, endTag == 0
+			return endTag == 0
 		}
 		tag, ok := p.tag()
 		if !ok || tag == 0 {
-			return nil, false
+			return false
 		}
 		typ := int(tag & 7)
 		if typ == wtEnd {
-			return out, endTag != 0 && tag == endTag
+			return endTag != 0 && tag == endTag
 		}
-		f := rawField{num: tag >> 3, typ: typ}
-		if f.num == 0 {
-			return nil, false
+		num := tag >> 3
+		if num == 0 {
+			return false
 		}
 		switch typ {
 		case wtVarint:
-			if f.v, ok = p.varint(maxVarint); !ok {
-				return nil, false
+			v, ok := p.varint(maxVarint)
+			if !ok {
+				return false
+			}
+			if pr != nil {
+				pr.line(num, ": ", strconv.FormatUint(v, 10))
 			}
 		case wtFixed64, wtFixed32:
 			n := 8
@@ -140,32 +136,49 @@ func (p *parser) fields(endTag uint32) ([]rawField, bool) {
 				n = 4
 			}
 			if len(p.b)-p.pos < n {
-				return nil, false
+				return false
 			}
+			var v uint64
 			for i := n - 1; i >= 0; i-- {
-				f.v = f.v<<8 | uint64(p.b[p.pos+i])
+				v = v<<8 | uint64(p.b[p.pos+i])
 			}
 			p.pos += n
+			if pr != nil {
+				pr.line(num, ": ", fmt.Sprintf("0x%0*x", 2*n, v))
+			}
 		case wtBytes:
 			n, ok := p.length()
 			if !ok {
-				return nil, false
+				return false
 			}
-			f.b = p.b[p.pos : p.pos+n]
+			v := p.b[p.pos : p.pos+n]
 			p.pos += n
+			if pr != nil {
+				pr.bytes(num, v, budget)
+			}
 		case wtStart:
 			if p.depth == 0 {
-				return nil, false
+				return false
 			}
 			p.depth--
-			if f.group, ok = p.fields(tag&^7 | wtEnd); !ok {
-				return nil, false
+			if pr != nil {
+				pr.line(num, " {")
+				pr.indent += 2
+			}
+			if !p.walk(tag&^7|wtEnd, pr, budget) {
+				return false
+			}
+			if pr != nil {
+				pr.indent -= 2
+				pr.line(0, "}")
 			}
 			p.depth++
 		default:
-			return nil, false
+			return false
 		}
-		out = append(out, f)
+		if pr != nil && pr.over {
+			return true // the caller sees pr.over
+		}
 	}
 }
 
@@ -177,13 +190,11 @@ func DecodeRaw(b []byte) ([]byte, error) {
 	if len(b) > MaxValueSize {
 		return nil, fmt.Errorf("%d bytes, more than %d: %w", len(b), MaxValueSize, ErrTooLarge)
 	}
-	p := &parser{b: b, outer: true, depth: groupLimit}
-	fields, ok := p.fields(0)
-	if !ok {
+	if !(&parser{b: b, outer: true, depth: groupLimit}).walk(0, nil, 0) {
 		return nil, ErrNotMessage
 	}
 	pr := &printer{}
-	pr.print(fields, unknownRecursion)
+	(&parser{b: b, outer: true, depth: groupLimit}).walk(0, pr, unknownRecursion)
 	if pr.over {
 		return nil, fmt.Errorf("text of more than %d bytes: %w", MaxTextSize, ErrTooLarge)
 	}
@@ -196,11 +207,18 @@ type printer struct {
 	over   bool
 }
 
-func (pr *printer) line(parts ...string) {
+// line prints one indented line: the field number (unless 0) and the
+// rest.
+func (pr *printer) line(num uint32, parts ...string) {
 	if pr.over {
 		return
 	}
-	n := pr.indent
+	var nb [10]byte
+	ns := nb[:0]
+	if num != 0 {
+		ns = strconv.AppendUint(ns, uint64(num), 10)
+	}
+	n := pr.indent + len(ns)
 	for _, s := range parts {
 		n += len(s)
 	}
@@ -211,47 +229,25 @@ func (pr *printer) line(parts ...string) {
 	for i := 0; i < pr.indent; i++ {
 		pr.out = append(pr.out, ' ')
 	}
+	pr.out = append(pr.out, ns...)
 	for _, s := range parts {
 		pr.out = append(pr.out, s...)
 	}
 	pr.out = append(pr.out, '\n')
 }
 
-func (pr *printer) print(fields []rawField, budget int) {
-	for i := range fields {
-		if pr.over {
-			return
-		}
-		f := &fields[i]
-		num := strconv.FormatUint(uint64(f.num), 10)
-		switch f.typ {
-		case wtVarint:
-			pr.line(num, ": ", strconv.FormatUint(f.v, 10))
-		case wtFixed32:
-			pr.line(num, ": ", fmt.Sprintf("0x%08x", f.v))
-		case wtFixed64:
-			pr.line(num, ": ", fmt.Sprintf("0x%016x", f.v))
-		case wtBytes:
-			if len(f.b) > 0 && budget > 0 {
-				p := &parser{b: f.b, depth: budget}
-				if sub, ok := p.fields(0); ok {
-					pr.line(num, " {")
-					pr.indent += 2
-					pr.print(sub, budget-1)
-					pr.indent -= 2
-					pr.line("}")
-					continue
-				}
-			}
-			pr.line(num, ": \"", cEscape(f.b), "\"")
-		case wtStart:
-			pr.line(num, " {")
-			pr.indent += 2
-			pr.print(f.group, budget)
-			pr.indent -= 2
-			pr.line("}")
-		}
+// bytes prints a length-delimited field: as a message when its bytes
+// parse as one within the budget, else as a string.
+func (pr *printer) bytes(num uint32, v []byte, budget int) {
+	if len(v) > 0 && budget > 0 && (&parser{b: v, depth: budget}).walk(0, nil, 0) {
+		pr.line(num, " {")
+		pr.indent += 2
+		(&parser{b: v, depth: budget}).walk(0, pr, budget-1)
+		pr.indent -= 2
+		pr.line(0, "}")
+		return
 	}
+	pr.line(num, ": \"", cEscape(v), "\"")
 }
 
 // cEscape escapes b as absl::CEscape does: C escapes for \n \r \t \" \'
