@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 
 	"github.com/snapfs/snapfs/snapshot/statetext"
@@ -171,22 +172,31 @@ func (h *schemaHolder) watch(events chan<- struct{}, done <-chan struct{}) {
 func (t *tree) schemaChanged() {
 	root := t.root.EmbeddedInode()
 	for _, snap := range root.Children() {
-		if _, ok := snap.Operations().(*snapDirNode); !ok {
+		if _, ok := snap.Operations().(*snapDirNode); ok {
+			t.dropDecoded(snap, "value.json")
+		}
+	}
+}
+
+// dropDecoded makes the kernel forget the entries names (value.txt,
+// value.json) of every unit directory of the snapshot node snap that it
+// knows, present or absent: whether they exist depends on the bytes and
+// the schema, not on a STORE directory a notification would name.
+func (t *tree) dropDecoded(snap *fusefs.Inode, names ...string) {
+	state := snap.GetChild("state")
+	if state == nil {
+		return
+	}
+	for _, u := range state.Children() {
+		if _, ok := u.Operations().(*unitDirNode); !ok {
 			continue
 		}
-		state := snap.GetChild("state")
-		if state == nil {
-			continue
-		}
-		for _, u := range state.Children() {
-			if _, ok := u.Operations().(*unitDirNode); !ok {
-				continue
-			}
-			if v := u.GetChild("value.json"); v != nil {
+		for _, name := range names {
+			if v := u.GetChild(name); v != nil {
 				v.NotifyContent(0, 0)
 			}
-			t.notify.entry(u, "value.json")
-			u.NotifyContent(0, 0) // its listing
+			t.notify.entry(u, name)
 		}
+		u.NotifyContent(0, 0) // its listing
 	}
 }

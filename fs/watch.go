@@ -270,6 +270,7 @@ func (w *watcher) flush() {
 			if ch != nil {
 				dropContent(ch)
 				w.t.refreshSums(ch) // a record made or removed
+				w.t.dropDecoded(ch, "value.txt", "value.json")
 			}
 			if ch == nil || !w.sameSnapshot(ch, name) {
 				w.t.notify.entry(root, name)

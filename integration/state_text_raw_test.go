@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/snapfs/snapfs/snapshot"
 )
 
 // TestStateTextRaw: without a schema every unit whose value is a
@@ -49,5 +51,35 @@ func TestStateTextRaw(t *testing.T) {
 		if strings.Contains(l, "value.json") {
 			t.Errorf("status without a schema: %q", l)
 		}
+	}
+}
+
+// TestStateTextLiveState: when state.bin is rewritten, value.txt and
+// value.json follow: a unit that was no message gains both, one that
+// decoded loses them.
+func TestStateTextLiveState(t *testing.T) {
+	store, _ := stateTextStore(t)
+	d := mountStore(t, store, "", "--schema", schemaCopy(t))
+	garbled := d.Path("vm", "state", "garbled")
+	rtc := d.Path("vm", "state", "rtc")
+	wantAbsent(t, garbled+"/value.txt")
+	wantAbsent(t, garbled+"/value.json")
+	before := read(t, rtc+"/value.txt")
+	read(t, rtc+"/value.json")
+	fixed := unitNotProto
+	fixed.Value = []byte{0x18, 0x01} // alarm_armed: true
+	broken := unitNotProto
+	broken.Name = "rtc"
+	makeSnap(t, store, "vm", snapSpec{Units: []snapshot.StateUnit{fixed, broken}})
+	eventually(t, "garbled/value.txt after state.bin was rewritten", func() bool { return exists(garbled + "/value.txt") })
+	if got := string(read(t, garbled+"/value.txt")); got != "3: 1\n" {
+		t.Errorf("garbled/value.txt = %q", got)
+	}
+	sameJSONValue(t, "garbled/value.json", read(t, garbled+"/value.json"), []byte(`{"alarm_armed": true}`))
+	eventually(t, "rtc/value.txt gone", func() bool { return !exists(rtc + "/value.txt") })
+	wantAbsent(t, rtc+"/value.json")
+	wantNames(t, rtc, "type_url", "value.bin")
+	if len(before) == 0 {
+		t.Fatal("rtc/value.txt was empty")
 	}
 }
