@@ -115,7 +115,7 @@ const schemaMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.I
 // watch sends on events for every change in DIR. When DIR itself goes
 // (replaced by a new directory), it watches the new one once it exists.
 func (h *schemaHolder) watch(events chan<- struct{}, done <-chan struct{}) {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK) // pollable: Close ends Read
 	if err != nil {
 		slog.Warn("cannot watch the schema directory; send SIGHUP to reload it", "dir", h.dir, "err", err)
 		return

@@ -47,7 +47,7 @@ func TestReadToolsFSTest(t *testing.T) {
 		expected = append(expected, "vm1/manifest/"+f)
 	}
 	for _, u := range []string{"pit", "rtc", "vmbus", "StorageVsp:ba6163d9-04a1-4d29-b605-72e2ffb1dc7f", "input"} {
-		expected = append(expected, "vm1/state/"+u, "vm1/state/"+u+"/type_url", "vm1/state/"+u+"/value.bin")
+		expected = append(expected, "vm1/state/"+u, "vm1/state/"+u+"/type_url", "vm1/state/"+u+"/value.bin", "vm1/state/"+u+"/value.txt")
 	}
 	if err := fstest.TestFS(os.DirFS(d.Mnt), expected...); err != nil {
 		t.Error(err)

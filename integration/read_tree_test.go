@@ -35,7 +35,7 @@ func TestReadTreeLayout(t *testing.T) {
 	wantNames(t, d.Path("vm1"), "manifest.bin", "manifest.json", "manifest", "state.bin", "state", "memory.bin", "status")
 	wantNames(t, d.Path("vm1", "manifest"), snapshot.ManifestFields...)
 	wantNames(t, d.Path("vm1", "state"), "pit", "rtc", "vmbus", "StorageVsp:ba6163d9-04a1-4d29-b605-72e2ffb1dc7f", "input")
-	wantNames(t, d.Path("vm1", "state", "pit"), "type_url", "value.bin")
+	wantNames(t, d.Path("vm1", "state", "pit"), "type_url", "value.bin", "value.txt")
 	for _, dir := range []string{"", "vm1", "vm1/manifest", "vm1/state", "vm1/state/pit"} {
 		if fi, err := os.Stat(d.Path(dir)); err != nil || !fi.IsDir() {
 			t.Errorf("%s: not a directory: %v", dir, err)

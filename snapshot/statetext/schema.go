@@ -19,7 +19,13 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
+	_ "google.golang.org/protobuf/types/known/durationpb" // for Any
+	_ "google.golang.org/protobuf/types/known/emptypb"
+	_ "google.golang.org/protobuf/types/known/structpb"
+	_ "google.golang.org/protobuf/types/known/timestamppb"
+	_ "google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // Bounds on a schema directory: OpenVMM writes tens of files of some
@@ -106,6 +112,29 @@ func LoadSchema(dir string) (*Schema, error) {
 	return &Schema{Dir: dir, Files: names, res: files.AsResolver()}, nil
 }
 
+// typeResolver finds the types an Any names: the schema's, then the
+// well-known types protobuf-go has built in.
+type typeResolver struct{ s linker.Resolver }
+
+func (r typeResolver) FindMessageByName(n protoreflect.FullName) (protoreflect.MessageType, error) {
+	if mt, err := r.s.FindMessageByName(n); err == nil {
+		return mt, nil
+	}
+	return protoregistry.GlobalTypes.FindMessageByName(n)
+}
+
+func (r typeResolver) FindMessageByURL(url string) (protoreflect.MessageType, error) {
+	return r.FindMessageByName(protoreflect.FullName(TypeName(url)))
+}
+
+func (r typeResolver) FindExtensionByName(n protoreflect.FullName) (protoreflect.ExtensionType, error) {
+	return r.s.FindExtensionByName(n)
+}
+
+func (r typeResolver) FindExtensionByNumber(m protoreflect.FullName, n protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
+	return r.s.FindExtensionByNumber(m, n)
+}
+
 // TypeName returns the message name of a type URL: its last segment.
 func TypeName(typeURL string) string {
 	return typeURL[strings.LastIndexByte(typeURL, '/')+1:]
@@ -136,7 +165,7 @@ func (s *Schema) Decode(typeURL string, value []byte) (proto.Message, error) {
 		return nil, fmt.Errorf("%d bytes, more than %d: %w", len(value), MaxValueSize, ErrTooLarge)
 	}
 	m := dynamicpb.NewMessage(mt.Descriptor())
-	opts := proto.UnmarshalOptions{Resolver: s.res, RecursionLimit: decodeDepth}
+	opts := proto.UnmarshalOptions{Resolver: typeResolver{s.res}, RecursionLimit: decodeDepth}
 	if err := opts.Unmarshal(value, m); err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrNoDecode, mt.Descriptor().FullName(), err)
 	}
@@ -150,7 +179,7 @@ func (s *Schema) JSON(typeURL string, value []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	compact, err := protojson.MarshalOptions{UseProtoNames: true, Resolver: s.res}.Marshal(m)
+	compact, err := protojson.MarshalOptions{UseProtoNames: true, Resolver: typeResolver{s.res}}.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: no JSON form: %v", ErrNoDecode, m.ProtoReflect().Descriptor().FullName(), err)
 	}

@@ -166,6 +166,7 @@ func TestConstructs(t *testing.T) {
   "flags": {"true": {"channel": 9}}
 }`},
 		{"legacy", ld(4), `{"legacy": {}}`},
+		{"any-builtin", ld(6, ld(1, []byte("type.googleapis.com/google.protobuf.Duration")), ld(2, vi(1, 3))), `{"extra": {"@type": "type.googleapis.com/google.protobuf.Duration", "value": "3s"}}`},
 		{"unknown-enum", vi(7, 5), `{"level": 5}`},
 		{"unknown-field", vi(99, 5), `{}`},
 		{"bad-utf8", ld(1, ld(3, []byte{0xff})), ""},
