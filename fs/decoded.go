@@ -33,7 +33,7 @@ type decodedCache struct {
 	bytes int
 }
 
-const maxDecodedCache = 4 << 20
+const maxDecodedCache = 1 << 20
 
 func (c *decodedCache) get(k decodedKey, build func() ([]byte, error)) ([]byte, error) {
 	c.mu.Lock()
@@ -58,6 +58,15 @@ func (c *decodedCache) get(k decodedKey, build func() ([]byte, error)) ([]byte, 
 	c.bytes += len(data)
 	c.views[k] = decodedView{data, err}
 	return data, err
+}
+
+// known reports what is known of view k without making it: whether it
+// was made, and its error.
+func (c *decodedCache) known(k decodedKey) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.views[k]
+	return ok, v.err
 }
 
 // unitValue reads unit i's value bytes from state.bin: from the file the
@@ -145,7 +154,10 @@ func (t *tree) unitWarnings(sn *Snap) []string {
 			continue // no directory: status reports these already
 		}
 		seen[u.Name] = true
-		_, err := sn.valueJSON(sv, i)
+		made, err := sn.decoded.known(decodedKey{unit: i, gen: sv.gen})
+		if !made {
+			_, err = sn.valueJSON(sv, i)
+		}
 		if err == nil || errors.Is(err, statetext.ErrUnknownType) {
 			continue
 		}
