@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test ./snapshot -run '^$$' -fuzz '^FuzzIndexState$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./snapshot -run '^$$' -fuzz '^FuzzParseManifestJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./snapshot/digest -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./snapshot/statetext -run '^$$' -fuzz '^FuzzDecodeRaw$$' -fuzztime $(FUZZTIME)
 
 bench: deps build
 	@# bindfs (the --no-passthrough baseline) needs "fuse", which fuse3 provides:
