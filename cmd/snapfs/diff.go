@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/snapfs/snapfs/snapshot/digest"
+	"github.com/snapfs/snapfs/snapshot/statetext"
 )
 
 func init() {
@@ -21,7 +23,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 			"Exit status: 0 identical, 1 different, 2 trouble (like diff(1)).",
 		stderr)
 	asJSON := fl.Bool("json", false, "print the differences as JSON")
-	fl.String("schema", "", "directory of OpenVMM's saved-state .proto files (accepted; not used yet)")
+	schemaDir := fl.String("schema", "", "directory of OpenVMM's saved-state .proto files: name the changed fields of each changed unit")
 	pos, code, done := parseCmdArgs(fl, args, stdout)
 	if done {
 		return code
@@ -46,11 +48,26 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "snapfs diff: %v\n", err)
 		return 2
 	}
+	var fields map[string][]string
+	if *schemaDir != "" {
+		s, err := statetext.LoadSchema(*schemaDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "snapfs diff: schema: %v\n", err)
+			return 2
+		}
+		if fields, err = unitFields(pos[0], pos[1], d.Units.Changed, s); err != nil {
+			fmt.Fprintf(stderr, "snapfs diff: %v\n", err)
+			return 2
+		}
+	}
 	if *asJSON {
-		out, _ := json.MarshalIndent(d, "", "  ")
+		out, _ := json.MarshalIndent(struct {
+			*digest.Diff
+			UnitFields map[string][]string `json:"unit_fields,omitempty"`
+		}{d, fields}, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", out)
 	} else {
-		printDiff(stdout, d)
+		printDiff(stdout, d, fields)
 	}
 	if d.Identical {
 		return 0
@@ -58,7 +75,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-func printDiff(w io.Writer, d *digest.Diff) {
+func printDiff(w io.Writer, d *digest.Diff, fields map[string][]string) {
 	for _, f := range d.Manifest {
 		fmt.Fprintf(w, "manifest %s: %s -> %s\n", f.Field, f.A, f.B)
 	}
@@ -69,7 +86,11 @@ func printDiff(w io.Writer, d *digest.Diff) {
 		fmt.Fprintf(w, "unit removed: %s\n", u)
 	}
 	for _, u := range d.Units.Changed {
-		fmt.Fprintf(w, "unit changed: %s\n", u)
+		if f, ok := fields[u]; ok && !(len(f) == 1 && f[0] == "") {
+			fmt.Fprintf(w, "unit changed: %s (fields: %s)\n", u, strings.Join(f, ", "))
+		} else {
+			fmt.Fprintf(w, "unit changed: %s\n", u)
+		}
 	}
 	if d.StateDiffers && len(d.Units.Added)+len(d.Units.Removed)+len(d.Units.Changed) == 0 {
 		fmt.Fprintf(w, "state.bin differs (units in another order, or fields snapfs does not know)\n")
