@@ -79,6 +79,9 @@ func (noPassthroughClone) PassthroughFd() (int, bool) { return -1, false }
 func (s *Store) openClone(name string, src int, size int64) (*os.File, error) {
 	start := time.Now()
 	fd, err := openAt(s.fd, ".", unix.O_TMPFILE|unix.O_RDWR, 0o600)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
+		fd, err = s.namedTemp() // GlusterFS, NFS, ...: no O_TMPFILE
+	}
 	if err != nil {
 		return nil, fmt.Errorf("restore clone of %s/memory.bin: %w", name, err)
 	}
@@ -95,6 +98,64 @@ func (s *Store) openClone(name string, src int, size int64) (*os.File, error) {
 	slog.Info("restore clone copied (no reflink on STORE's filesystem)", "snapshot", name,
 		"size", size, "copied", copied, "took", time.Since(start).Round(time.Millisecond))
 	return f, nil
+}
+
+// cloneDirName is the hidden STORE directory where restore clones get a
+// name for an instant on a filesystem without O_TMPFILE.
+const cloneDirName = ".snapfs-clones"
+
+// namedTemp makes an O_TMPFILE without O_TMPFILE: a file of a fresh name
+// in STORE/.snapfs-clones, unlinked right after it is made, through the
+// directory's fd. A crash in between leaves a file there that the next
+// clone's creation sweeps (sweepClones).
+func (s *Store) namedTemp() (int, error) {
+	if err := unix.Mkdirat(s.fd, cloneDirName, 0o700); err != nil && err != unix.EEXIST {
+		return -1, err
+	}
+	dir, err := openDirAt(s.fd, cloneDirName)
+	if err != nil {
+		return -1, err
+	}
+	defer dir.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+		return -1, err
+	}
+	if st.Uid != uint32(os.Geteuid()) || st.Mode&0o077 != 0 {
+		return -1, fmt.Errorf("%s: not the daemon's private directory (owner %d, mode %#o)", cloneDirName, st.Uid, st.Mode&0o7777)
+	}
+	sweepClones(dir)
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("clone-%d-%d-%d", os.Getpid(), time.Now().UnixNano(), i)
+		fd, err := openAt(int(dir.Fd()), name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o600)
+		if errors.Is(err, unix.EEXIST) && i < 100 {
+			continue
+		}
+		if err != nil {
+			return -1, err
+		}
+		if err := unix.Unlinkat(int(dir.Fd()), name, 0); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		return fd, nil
+	}
+}
+
+// sweepClones removes clone files left by a crash between creation and
+// unlink: only those older than a minute, as another host's daemon may
+// be between the two right now.
+func sweepClones(dir *os.File) {
+	names, err := entryNames(dir)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		st, err := statEntry(dir, n)
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && time.Since(time.Unix(st.Ctim.Unix())) > time.Minute {
+			unix.Unlinkat(int(dir.Fd()), n, 0)
+		}
+	}
 }
 
 // sparseCopy copies the data regions of src into dst, which becomes size

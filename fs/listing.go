@@ -33,8 +33,9 @@ func (s *Store) List() ([]Entry, error) {
 }
 
 // examine lstats STORE/name: mtime is the directory's (zero if it is no
-// directory), and e is filled if it is a snapshot.
-func (s *Store) examine(name string) (mtime unix.Timespec, e Entry) {
+// directory), and e is filled if it is a snapshot; other is set for a
+// directory with no manifest.bin (yet).
+func (s *Store) examine(name string) (mtime unix.Timespec, e Entry, other *unix.Stat_t) {
 	if name == "" || name[0] == '.' {
 		return
 	}
@@ -43,17 +44,17 @@ func (s *Store) examine(name string) (mtime unix.Timespec, e Entry) {
 		return
 	}
 	if s.onDir != nil {
-		s.onDir(name)
+		s.onDir(name, false)
 	}
 	created, decoded, exists := s.readCreated(name)
 	if !exists {
-		return st.Mtim, e
+		return st.Mtim, e, &st
 	}
 	if reserved(name) {
 		s.warnReserved(name)
-		return st.Mtim, e
+		return st.Mtim, e, nil
 	}
-	return st.Mtim, Entry{Name: name, Ino: st.Ino, Dir: st, Created: created, Decoded: decoded}
+	return st.Mtim, Entry{Name: name, Ino: st.Ino, Dir: st, Created: created, Decoded: decoded}, nil
 }
 
 // readCreated reads the created_at of STORE/name/manifest.bin: latest
@@ -91,11 +92,20 @@ func (s *Store) Entry(name string) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	i, ok := slices.BinarySearchFunc(l.entries, name, func(e Entry, n string) int { return strings.Compare(e.Name, n) })
+	e, ok := l.find(name)
 	if !ok {
 		return nil, errNotSnapshot
 	}
-	return &l.entries[i], nil
+	return e, nil
+}
+
+// find returns the entry of the snapshot name.
+func (l *listing) find(name string) (*Entry, bool) {
+	i, ok := slices.BinarySearchFunc(l.entries, name, func(e Entry, n string) int { return strings.Compare(e.Name, n) })
+	if !ok {
+		return nil, false
+	}
+	return &l.entries[i], true
 }
 
 // RootStat is the stat of STORE with the newest mtime (and ctime) of
@@ -148,6 +158,7 @@ func (s *Store) listing() (*listing, error) {
 	// Two lstats per name, mostly waiting on the kernel: spread over the
 	// CPUs, each worker filling its own slots.
 	ents := make([]Entry, len(names))
+	others := make([]*unix.Stat_t, len(names))
 	newest := make([]unix.Timespec, len(names))
 	var wg sync.WaitGroup
 	workers := runtime.GOMAXPROCS(0)
@@ -156,7 +167,7 @@ func (s *Store) listing() (*listing, error) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(names); i += workers {
-				newest[i], ents[i] = s.examine(names[i])
+				newest[i], ents[i], others[i] = s.examine(names[i])
 			}
 		}()
 	}
@@ -171,6 +182,12 @@ func (s *Store) listing() (*listing, error) {
 		}
 		if ents[i].Name != "" {
 			l.entries = append(l.entries, ents[i])
+		}
+		if others[i] != nil {
+			if l.others == nil {
+				l.others = map[string]unix.Stat_t{}
+			}
+			l.others[names[i]] = *others[i]
 		}
 	}
 	s.prune(l.entries)

@@ -21,14 +21,20 @@ type MountConfig struct {
 	ReloadSchema <-chan struct{}
 }
 
-// cacheTimeout is how long the kernel may trust an entry or attribute
-// without asking again when STORE cannot be watched; it bounds how late a
-// change to STORE shows.
-const cacheTimeout = 500 * time.Millisecond
-
 // cacheForever is the kernel's timeout while a watcher reports every
 // change to STORE as an invalidation.
 const cacheForever = time.Hour
+
+// watchMode decides how changes to STORE are found, and why.
+func watchMode(fd int, o Options) (mode, why string) {
+	switch {
+	case o.NoWatch || o.Watch == WatchPoll:
+		return WatchPoll, "asked for (--watch=poll)"
+	case o.Watch == WatchInotify:
+		return WatchInotify, "asked for (--watch=inotify)"
+	}
+	return detectWatch(fd)
+}
 
 // Mount serves STORE at mnt and returns once the mount is ready. The
 // caller runs server.Wait and server.Unmount.
@@ -52,15 +58,25 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	}
 	t := newTree(store, cfg.Options)
 	t.schema = schema
-	timeout, negative := cacheTimeout, time.Duration(0)
+	mode, why := watchMode(store.fd, cfg.Options)
 	var w *watcher
-	if !cfg.NoWatch {
-		if w, err = startWatcher(t); err != nil {
-			slog.Warn("cannot watch STORE; changes show within the cache timeout", "err", err, "timeout", cacheTimeout)
+	if mode == WatchInotify {
+		budget := watchBudget(cfg.WatchBudget)
+		if w, err = startWatcher(t, budget); err != nil {
+			mode, why = WatchPoll, "inotify failed ("+err.Error()+")"
 		} else {
-			timeout, negative = cacheForever, cacheForever
+			why += fmt.Sprintf("; at most %d snapshot directories watched, the rest polled every %v", budget, pollInterval)
 		}
 	}
+	// With either source the kernel caches until told; a polled STORE
+	// keeps negative entries for one interval only, as no listing
+	// reports a name that is still missing.
+	timeout, negative := cacheForever, cacheForever
+	if mode == WatchPoll {
+		w = startPoller(t)
+		negative = pollInterval
+	}
+	slog.Info("watching STORE", "mode", mode, "why", why)
 	// stop releases what serving needed, once the mount is gone.
 	stop := func() {
 		if w != nil {
@@ -126,7 +142,7 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	go t.evictLoop(done)
 	if schema != nil {
 		schema.changed = func() { go t.schemaChanged() }
-		go schema.run(!cfg.NoWatch, done)
+		go schema.run(!cfg.NoWatch && cfg.Watch != WatchPoll, done)
 		if cfg.ReloadSchema != nil {
 			go func() {
 				for {

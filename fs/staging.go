@@ -279,7 +279,12 @@ func (s *stager) rename(old, name string) error {
 		return err
 	}
 	defer r.Close()
-	if err := unix.Renameat2(int(r.Fd()), old, int(r.Fd()), name, unix.RENAME_NOREPLACE); err != nil {
+	// With the fallback for filesystems without RENAME_NOREPLACE
+	// (GlusterFS answers EINVAL).
+	if err := snapshot.RenameNoReplace(int(r.Fd()), old, int(r.Fd()), name); err != nil {
+		if errors.Is(err, unix.ENOTEMPTY) {
+			return syscall.EEXIST
+		}
 		return err
 	}
 	s.mu.Lock()
@@ -387,8 +392,22 @@ func (s *stager) autoCommit(name string) {
 		return
 	}
 	missing, busy := missingFiles(dir), s.busy(dir)
+	last := lastChanged(dir)
 	dir.Close()
 	if len(missing) > 0 {
+		return
+	}
+	if wait := min(s.t.opts.CommitDelay-time.Since(last), s.t.opts.CommitDelay); wait > 0 {
+		// Changed by a writer the daemon does not count: another host
+		// on a shared STORE (or a clock apart): wait for it to be quiet.
+		st.mu.Lock()
+		if st.timer != nil {
+			st.timer.Stop()
+		}
+		if !st.done {
+			st.timer = time.AfterFunc(wait, func() { s.autoCommit(name) })
+		}
+		st.mu.Unlock()
 		return
 	}
 	if busy {
@@ -400,6 +419,21 @@ func (s *stager) autoCommit(name string) {
 	if err := s.publish(name, name); err != nil {
 		slog.Info("staged snapshot not published", "name", name, "err", err)
 	}
+}
+
+// lastChanged is the newest change time of dir and its entries: on a
+// shared STORE another host's writes show there and nowhere else.
+func lastChanged(dir *os.File) time.Time {
+	var newest unix.Timespec
+	if st, err := statEntry(dir, "."); err == nil {
+		newest = st.Ctim
+	}
+	for _, n := range stagedNames(dir) {
+		if st, err := statEntry(dir, n); err == nil && timeAfter(&st.Ctim, &newest) {
+			newest = st.Ctim
+		}
+	}
+	return time.Unix(newest.Unix())
 }
 
 // missingFiles lists the required files not yet staged in dir.

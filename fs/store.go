@@ -33,8 +33,11 @@ type Store struct {
 	epoch  uint64            // bumped by every invalidation
 	warned map[string]bool   // reserved names already logged
 	list   *listing
-	listMu sync.Mutex        // held while STORE is being listed
-	onDir  func(name string) // called for each STORE directory listed (the watcher adds it)
+	listMu sync.Mutex // held while STORE is being listed
+	// onDir is called for each STORE directory listed (use false) and
+	// for each snapshot read (use true): the watcher watches it, within
+	// its budget (watch.go).
+	onDir func(name string, use bool)
 
 	latestMu sync.Mutex
 	latest   derived[string]
@@ -52,6 +55,7 @@ type listing struct {
 	stat    unix.Stat_t // STORE, with the newest mtime of its subdirectories
 	epoch   uint64
 	at      time.Time
+	others  map[string]unix.Stat_t // directories without manifest.bin (yet)
 }
 
 // fresh reports whether a cache made at epoch and time at is still good.
@@ -224,9 +228,13 @@ func (s *Store) get(name string, keep bool) (*Snap, error) {
 		sn.epoch, sn.checked = epoch, time.Now()
 		s.snaps[name] = sn
 	}
+	onDir := s.onDir
 	s.mu.Unlock()
 	if keep {
 		sn.used.Store(time.Now().UnixNano())
+		if onDir != nil {
+			onDir(name, true)
+		}
 	}
 	return sn, nil
 }

@@ -16,10 +16,15 @@ type Options struct {
 	NoPassthrough bool
 	// ReadOnly hides new/: no snapshots can be created.
 	ReadOnly bool
-	// NoWatch does without inotify (a STORE on a network filesystem,
-	// where it misses other hosts' changes): the kernel and the store
-	// cache then trust what they have for cacheTimeout.
+	// Watch is how changes to STORE are found: WatchAuto (""), from
+	// STORE's filesystem; WatchInotify; or WatchPoll, for a STORE other
+	// hosts change (detect.go, poll.go).
+	Watch string
+	// NoWatch is Watch = WatchPoll (the old --no-watch).
 	NoWatch bool
+	// WatchBudget bounds the inotify watches on snapshot directories
+	// (0: DefaultWatchBudget, or a quarter of max_user_watches).
+	WatchBudget int
 	// CommitDelay is how long a complete staging directory must stay
 	// unchanged before it is published by itself; 0 turns that off.
 	CommitDelay time.Duration

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -13,13 +16,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// watcher turns inotify events on STORE and its directories into cache
-// invalidation, in the store and in the kernel. With it, the kernel may
-// keep entries and attributes for as long as it likes (cacheForever):
-// every change reaches it as a notification instead of a timeout.
+// watcher turns inotify events on STORE and its directories, or what the
+// poller finds (poll.go), into cache invalidation, in the store and in
+// the kernel. With it, the kernel may keep entries and attributes for as
+// long as it likes (cacheForever): every change reaches it as a
+// notification instead of a timeout.
+//
+// inotify watches come from a per-user quota (max_user_watches) that
+// every process of the user shares, so they are bounded by a budget:
+// STORE, the staging area, and as many snapshot directories as the
+// budget allows, the most recently used. A listing watches directories
+// while the budget lasts; reading a snapshot evicts the least recently
+// used watches past it. A snapshot without a watch is polled while it
+// is cached.
 type watcher struct {
-	t *tree
-	f *os.File // the inotify fd
+	t      *tree
+	f      *os.File // the inotify fd; nil when polling
+	budget int      // snapshot directory watches at most
+	done   chan struct{}
+	once   sync.Once
+
+	// The poller's last look (poll.go), used by its goroutine only.
+	rootSeen, stageSeen map[string]uint64
+	storeSt             unix.Stat_t
 
 	mu      sync.Mutex
 	wds     map[int32]string // watch -> STORE entry name ("" is STORE)
@@ -29,7 +48,57 @@ type watcher struct {
 	all     bool            // events were lost: drop everything
 	self    bool            // STORE's own attributes changed
 	full    bool            // the watch limit was hit (logged once)
+	over    bool            // the budget was reached (logged once)
 	kick    chan struct{}
+}
+
+// DefaultWatchBudget bounds the snapshot directory watches; a quarter of
+// max_user_watches if that is less.
+const DefaultWatchBudget = 8192
+
+// watchBudget is the budget for Options.WatchBudget n (0: the default).
+func watchBudget(n int) int {
+	if n > 0 {
+		return n
+	}
+	b := DefaultWatchBudget
+	if data, err := os.ReadFile("/proc/sys/fs/inotify/max_user_watches"); err == nil {
+		if max, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && max/4 < b {
+			b = max / 4
+		}
+	}
+	return max(b, 16)
+}
+
+// newWatcher makes a watcher of the tree with no source yet.
+func newWatcher(t *tree, budget int) *watcher {
+	return &watcher{
+		t:       t,
+		budget:  budget,
+		done:    make(chan struct{}),
+		wds:     map[int32]string{},
+		dirs:    map[string]int32{},
+		pending: map[string]bool{},
+		staged:  map[string]bool{},
+		kick:    make(chan struct{}, 1),
+	}
+}
+
+// startPoller serves changes by polling alone (poll.go).
+func startPoller(t *tree) *watcher {
+	w := newWatcher(t, 0)
+	t.store.mu.Lock()
+	t.store.watched = true
+	t.store.mu.Unlock()
+	if !t.opts.ReadOnly {
+		if r, err := t.stage.ensureRoot(); err == nil {
+			r.Close()
+		}
+	}
+	w.pollListings() // the state changes are measured against
+	go w.flush()
+	go w.pollLoop()
+	return w
 }
 
 const (
@@ -43,21 +112,14 @@ const (
 )
 
 // startWatcher watches STORE; each directory in it is added when listed
-// or created.
-func startWatcher(t *tree) (*watcher, error) {
+// or created, within budget.
+func startWatcher(t *tree, budget int) (*watcher, error) {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return nil, err
 	}
-	w := &watcher{
-		t:       t,
-		f:       os.NewFile(uintptr(fd), "inotify"),
-		wds:     map[int32]string{},
-		dirs:    map[string]int32{},
-		pending: map[string]bool{},
-		staged:  map[string]bool{},
-		kick:    make(chan struct{}, 1),
-	}
+	w := newWatcher(t, budget)
+	w.f = os.NewFile(uintptr(fd), "inotify")
 	wd, err := unix.InotifyAddWatch(fd, procPath(t.store.fd), storeMask&^unix.IN_DONT_FOLLOW)
 	if err != nil {
 		w.f.Close()
@@ -77,6 +139,7 @@ func startWatcher(t *tree) (*watcher, error) {
 	w.addStaging()
 	go w.read()
 	go w.flush()
+	go w.pollLoop() // what is past the budget
 	return w, nil
 }
 
@@ -108,12 +171,24 @@ func (w *watcher) watchAt(name string, mask uint32) (int, error) {
 	return unix.InotifyAddWatch(int(w.f.Fd()), procPath(fd), mask&^unix.IN_DONT_FOLLOW)
 }
 
-// add watches STORE/name, once.
-func (w *watcher) add(name string) {
+// add watches STORE/name, once. Past the budget, a listing (use false)
+// watches nothing more, and a snapshot read (use true) evicts the least
+// recently used watches.
+func (w *watcher) add(name string, use bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, ok := w.dirs[name]; ok {
 		return
+	}
+	if len(w.dirs) >= w.budget {
+		if !w.over {
+			w.over = true
+			slog.Info("inotify watch budget reached: the least recently used snapshots are polled", "budget", w.budget, "interval", pollInterval)
+		}
+		if !use {
+			return
+		}
+		w.evictLocked()
 	}
 	wd, err := w.watchAt(name, dirMask)
 	if err != nil {
@@ -128,6 +203,33 @@ func (w *watcher) add(name string) {
 	}
 	w.wds[int32(wd)] = name
 	w.dirs[name] = int32(wd)
+}
+
+// evictLocked drops the least recently used eighth of the watches; the
+// poller looks after those snapshots from now on. Callers hold w.mu.
+func (w *watcher) evictLocked() {
+	type cand struct {
+		name string
+		used int64
+	}
+	cands := make([]cand, 0, len(w.dirs))
+	for name := range w.dirs {
+		cands = append(cands, cand{name, w.t.store.lastUse(name)})
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].used < cands[j].used })
+	for _, c := range cands[:max(1, len(cands)/8)] {
+		wd := w.dirs[c.name]
+		delete(w.dirs, c.name)
+		delete(w.wds, wd)
+		unix.InotifyRmWatch(int(w.f.Fd()), uint32(wd))
+	}
+}
+
+// watching reports how many snapshot directories are watched.
+func (w *watcher) watching() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.dirs)
 }
 
 // forget drops the watch of the directory that was STORE/name: it was
@@ -145,7 +247,6 @@ func (w *watcher) forget(name string) {
 }
 
 func (w *watcher) read() {
-	defer close(w.kick) // ends flush
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := w.f.Read(buf)
@@ -220,7 +321,7 @@ func (w *watcher) event(wd int32, mask uint32, name string) {
 			w.forget(entry) // a new directory of that name needs its own watch
 		}
 		if mask&unix.IN_ISDIR != 0 && mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
-			w.add(entry)
+			w.add(entry, false)
 		}
 	}
 	w.t.store.invalidate(entry)
@@ -239,7 +340,12 @@ func (w *watcher) poke() {
 
 // flush sends the kernel the invalidations gathered since the last round.
 func (w *watcher) flush() {
-	for range w.kick {
+	for {
+		select {
+		case <-w.done:
+			return
+		case <-w.kick:
+		}
 		time.Sleep(coalesce)
 		w.mu.Lock()
 		pending, staged, all, self := w.pending, w.staged, w.all, w.self
@@ -317,4 +423,11 @@ func dropContent(n *fusefs.Inode) {
 }
 
 // close stops the watcher.
-func (w *watcher) close() { w.f.Close() }
+func (w *watcher) close() {
+	w.once.Do(func() {
+		close(w.done)
+		if w.f != nil {
+			w.f.Close()
+		}
+	})
+}

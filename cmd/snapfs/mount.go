@@ -44,13 +44,19 @@ func mountFlags(a *mountArgs, stderr io.Writer) *flag.FlagSet {
 	fl.BoolVar(&a.cfg.ReadOnly, "read-only", false, "no new/: snapshots cannot be created")
 	fl.BoolVar(&a.cfg.NoPassthrough, "no-passthrough", false, "serve file reads through the daemon instead of FUSE passthrough")
 	fl.BoolVar(&a.cfg.Debug, "debug", false, "log every FUSE operation")
-	fl.BoolVar(&a.cfg.NoWatch, "no-watch", false, "don't watch STORE with inotify (network filesystems): changes show within 500ms")
+	fl.Func("watch", "how changes to STORE are found: auto (from STORE's filesystem), inotify, or poll (a STORE other hosts change)", func(s string) error {
+		m, err := snapfs.ParseWatch(s)
+		a.cfg.Watch = m
+		return err
+	})
+	fl.BoolFunc("no-watch", "same as --watch=poll", func(string) error { a.cfg.Watch = snapfs.WatchPoll; return nil })
+	fl.IntVar(&a.cfg.WatchBudget, "watch-budget", 0, "inotify watches on snapshot directories at most (default 8192, or a quarter of max_user_watches); the rest are polled")
 	fl.DurationVar(&a.cfg.CommitDelay, "commit-delay", 2*time.Second, "publish a complete staged snapshot after it is unchanged this long (0: only on rename)")
 	fl.IntVar(&a.cfg.MaxFdsPerUser, "max-fds-per-user", snapfs.DefaultMaxFdsPerUser, "files one user may hold open in the daemon at once (EMFILE past it)")
 	fl.StringVar(&a.cfg.Schema, "schema", "", "directory of OpenVMM's saved-state .proto files (openvmm --write-saved-state-proto): adds state/<unit>/value.json; reloaded when it changes or on SIGHUP")
 	fl.BoolVar(&a.daemon, "daemon", false, "return once the mount is ready, serving in the background")
 	fl.StringVar(&a.logFile, "log", "", "append the log to this file (default: stderr; discarded with --daemon)")
-	fl.Func("o", "mount(8) style options: allow_other,ro,no_passthrough,debug,commit_delay=2s,max_fds_per_user=N,schema=DIR", func(s string) error {
+	fl.Func("o", "mount(8) style options: allow_other,ro,no_passthrough,debug,watch=auto|inotify|poll,watch_budget=N,commit_delay=2s,max_fds_per_user=N,schema=DIR", func(s string) error {
 		return a.applyOptions(s)
 	})
 	return fl
@@ -73,7 +79,19 @@ func (a *mountArgs) applyOptions(list string) error {
 		case "debug":
 			a.cfg.Debug = true
 		case "no_watch":
-			a.cfg.NoWatch = true
+			a.cfg.Watch = snapfs.WatchPoll
+		case "watch":
+			m, err := snapfs.ParseWatch(val)
+			if err != nil {
+				return fmt.Errorf("option watch=%q: want auto, inotify or poll", val)
+			}
+			a.cfg.Watch = m
+		case "watch_budget":
+			n, err := strconv.Atoi(val)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("option watch_budget=%q: not a positive number", val)
+			}
+			a.cfg.WatchBudget = n
 		case "commit_delay":
 			d, err := time.ParseDuration(val)
 			if err != nil {
