@@ -10,7 +10,7 @@ FUZZTIME ?= 20s
 SOAK    ?= 10m
 
 # Debian packages the tests and the demo use; installed only when missing.
-DEB_PKGS := fuse3 rsync tar xfsprogs restic borgbackup libarchive-tools acl attr stress-ng fio protobuf-compiler
+DEB_PKGS := fuse3 rsync tar xfsprogs restic borgbackup libarchive-tools acl attr stress-ng fio protobuf-compiler glusterfs-server glusterfs-client
 
 .PHONY: all build deps test run fuzz bench soak install clean
 

@@ -100,6 +100,12 @@ func (s *Store) openClone(name string, src int, size int64) (*os.File, error) {
 	return f, nil
 }
 
+// onFUSE reports whether STORE is on a FUSE filesystem.
+func (s *Store) onFUSE() bool {
+	var st unix.Statfs_t
+	return unix.Fstatfs(s.fd, &st) == nil && st.Type == unix.FUSE_SUPER_MAGIC
+}
+
 // cloneDirName is the hidden STORE directory where restore clones get a
 // name for an instant on a filesystem without O_TMPFILE.
 const cloneDirName = ".snapfs-clones"
@@ -209,7 +215,9 @@ func (b *backingNode) openRestore(ctx context.Context) (fusefs.FileHandle, uint3
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	if b.t.opts.NoPassthrough {
+	if b.t.opts.NoPassthrough || b.t.store.onFUSE() {
+		// The kernel refuses a clone on a FUSE filesystem (GlusterFS)
+		// as a passthrough backing file: the daemon serves it.
 		return noPassthroughClone{h}, 0, 0
 	}
 	return h, 0, 0

@@ -63,6 +63,9 @@ func newTree(store *Store, opts Options) *tree {
 // staging name, which names nothing now. It runs apart from the FUSE
 // request that published, once no request holds a directory lock.
 func (t *tree) published(staged, name string) {
+	// Now, not when a watcher or the poller reports it: the caller
+	// looks up name next.
+	t.store.invalidate(name)
 	go func() {
 		root := t.root.EmbeddedInode()
 		t.notify.entry(root, name)
