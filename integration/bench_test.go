@@ -88,6 +88,10 @@ var benchTable = []benchRow{
 		"MiB/s", benchThroughput, 0.8, benchWriteStaged},
 	{"verify-memory", "snapfs verify of a snapshot with a 2 GiB memory.bin of random data, warm; baseline sha256sum of the same memory.bin",
 		"MiB/s", benchThroughput, 0.8, benchVerifyMemory},
+	{"read-memory-gluster", "sequential read of a 512 MiB memory.bin through snapfs over GlusterFS (one local brick), warm; baseline the same file on the GlusterFS mount",
+		"MiB/s", benchThroughput, 0.9, benchReadMemoryGluster},
+	{"visibility-gluster", "delay until host 2's snapfs shows a snapshot host 1 renamed into a shared GlusterFS STORE, default flags (absolute)",
+		"s", benchAbsolute, 1, benchVisibilityGluster},
 }
 
 // BenchmarkSnapfs runs every row of benchTable as a sub-benchmark; the
