@@ -53,8 +53,9 @@
 // every change into a store-cache invalidation and kernel notifications,
 // so entries, attributes, view pages and directory listings need no
 // timeouts, and directories are opened without a round trip (no-opendir,
-// rawdir.go). Without inotify (--no-watch), the kernel asks again after
-// cacheTimeout. Two things no notification reports are always asked for:
+// rawdir.go). On a STORE inotify cannot cover (a network or FUSE
+// filesystem, detect.go) and for snapshots past the watch budget, a
+// poller finds the changes instead (poll.go), once per interval. Two things no notification reports are always asked for:
 // memory.bin's attributes and status (a restored VM writes memory.bin
 // through mmap; status also depends on other snapshots).
 //
