@@ -37,6 +37,9 @@ func Publish(staging, dir string) error {
 // replaced (the error then wraps fs.ErrExist), and fsyncs to so the new
 // name is durable. Two publishers racing for one name cannot both win.
 //
+// Every rename has the fallback for a filesystem without RENAME_NOREPLACE
+// (renameNoReplace): GlusterFS answers EINVAL.
+//
 // Whoever may write from can swap name for something else at any moment;
 // only src itself may reach target. With hold (a directory fd on the same
 // filesystem that nobody else may write, or -1), name is first moved into
@@ -61,24 +64,24 @@ func PublishAt(src *os.File, from int, name string, to int, target string, hold 
 	origFrom, origName := from, name
 	if hold >= 0 {
 		held := fmt.Sprintf("%s.%d", name, want.Ino) // resume gives it back by this name
-		if err := unix.Renameat2(from, name, hold, held, unix.RENAME_NOREPLACE); err != nil {
+		if err := renameNoReplace(from, name, hold, held); err != nil {
 			return fmt.Errorf("publish %s: %w", target, err)
 		}
 		if !is(hold, held) {
-			unix.Renameat2(hold, held, from, name, unix.RENAME_NOREPLACE) // give it back
+			renameNoReplace(hold, held, from, name) // give it back
 			return fmt.Errorf("publish %s: the staging directory %s was replaced while it was published", target, name)
 		}
 		from, name = hold, held
 	}
 	if err := renameNoReplace(from, name, to, target); err != nil {
 		if hold >= 0 { // back where the user staged it
-			unix.Renameat2(hold, name, origFrom, origName, unix.RENAME_NOREPLACE)
+			renameNoReplace(hold, name, origFrom, origName)
 		}
 		return fmt.Errorf("publish %s: %w", target, err)
 	}
 	if !is(to, target) {
 		// Only without hold: undo, so the impostor does not stay in STORE.
-		unix.Renameat2(to, target, from, name, unix.RENAME_NOREPLACE)
+		renameNoReplace(to, target, from, name)
 		return fmt.Errorf("publish %s: the staging directory %s was replaced while it was published", target, name)
 	}
 	parent, err := openDir(to, ".")
