@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -114,11 +115,21 @@ func renameNoReplace(from int, old string, to int, new string) error {
 	if err := unix.Mkdirat(to, new, 0o700); err != nil {
 		return err
 	}
-	if err := unix.Renameat(from, old, to, new); err != nil {
-		unix.Unlinkat(to, new, unix.AT_REMOVEDIR)
-		return err
+	// The claim is ours and empty; a distributed filesystem may still
+	// answer the rename over it as if it were not, for a moment (seen on
+	// GlusterFS with two clients): try again before giving it up.
+	for try := 0; ; try++ {
+		err = unix.Renameat(from, old, to, new)
+		if err == nil {
+			return nil
+		}
+		if try == 10 || (err != unix.ENOTEMPTY && err != unix.EEXIST && err != unix.EBUSY) {
+			break
+		}
+		time.Sleep(time.Duration(try+1) * 10 * time.Millisecond)
 	}
-	return nil
+	unix.Unlinkat(to, new, unix.AT_REMOVEDIR)
+	return err
 }
 
 // openDir opens the directory name beneath dirfd (dirfd itself for "."),
