@@ -62,17 +62,7 @@ func (d *stagedViewDirNode) open() (*os.File, error) {
 }
 
 func (d *stagedViewDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
-	dir, err := d.open()
-	if err != nil {
-		return toErrno(ctx, "getattr", err)
-	}
-	defer dir.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
-		return toErrno(ctx, "getattr", err)
-	}
-	setDir(out, ino(st.Ino, slotStaged), &st)
-	return 0
+	return stagedDirAttr(ctx, d.open, out)
 }
 
 func (d *stagedViewDirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {

@@ -57,7 +57,13 @@ func (d *stagingDirNode) change(fn func(st *stage, dir *os.File) error) error {
 }
 
 func (d *stagingDirNode) attr(ctx context.Context, out *fuse.Attr) syscall.Errno {
-	dir, err := d.open()
+	return stagedDirAttr(ctx, d.open, out)
+}
+
+// stagedDirAttr fills out from the directory below new/ that open opens:
+// its own owner, mode and times.
+func stagedDirAttr(ctx context.Context, open func() (*os.File, error), out *fuse.Attr) syscall.Errno {
+	dir, err := open()
 	if err != nil {
 		return toErrno(ctx, "getattr", err)
 	}
