@@ -24,11 +24,12 @@ import (
 // any size) and else with a sparse copy of the data regions.
 //
 // The kernel allows one backing file per inode for passthrough and keeps
-// one page cache per inode, so a clone needs an inode of its own: every
-// lookup of memory.bin makes a new node (memoryGen), and the kernel,
-// which never caches that entry, looks it up at every open. An inode
-// that two opens share anyway (a race, or a reopen through /proc) serves
-// a clone only alone: mixing it with any other open answers EBUSY.
+// one page cache per inode, so a clone needs an inode of its own: the
+// kernel never caches the entry of memory.bin and looks it up at every
+// open, and a lookup makes a new node (memoryGen) whenever the current one
+// is open. An inode that two opens share anyway (a race, or a reopen
+// through /proc) serves a clone only alone: mixing it with any other open
+// answers EBUSY.
 
 // cloneHandle is an open clone: reads and writes go to it (through
 // passthrough where the kernel can), never to STORE.
@@ -247,6 +248,14 @@ func (b *backingNode) clone(ctx context.Context) (*cloneHandle, syscall.Errno) {
 		return nil, toErrno(ctx, "open", err)
 	}
 	return &cloneHandle{f: f, release: release}, 0
+}
+
+// idle reports whether no handle of this node is open: its next open may
+// be a clone, or a reader, without sharing the inode.
+func (b *backingNode) idle() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.opens == 0
 }
 
 // closed counts an open of this node gone.

@@ -136,9 +136,14 @@ func (d *snapDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		case slotStatus:
 			out.SetAttrTimeout(volatile) // see viewNode.Open
 		case slotMemoryBin:
-			// A node per lookup, and a lookup per open: a restore clone
-			// needs an inode of its own (clone.go).
+			// A lookup per open, and a node of its own for each open
+			// (clone.go): the current node while nobody has it open.
 			id.Gen = memoryGen(d.name.get())
+			if ch := d.GetChild(name); ch != nil {
+				if b, ok := ch.Operations().(*backingNode); ok && b.idle() {
+					id.Gen = ch.StableAttr().Gen
+				}
+			}
 			volatileEntry(out)
 		}
 		return lookupChild(ctx, d.EmbeddedInode(), child, id, out)
