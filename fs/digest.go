@@ -110,6 +110,16 @@ func (t *tree) digestLoop() {
 	}
 }
 
+// background makes the calling thread wait for everything else: the idle
+// I/O class and the lowest CPU priority, so a background digest never
+// slows a publish, a restore or a reader.
+func background() {
+	tid := unix.Gettid()
+	const ioprioClassIdle, ioprioWhoProcess = 3, 1
+	unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, uintptr(tid), ioprioClassIdle<<13)
+	unix.Setpriority(unix.PRIO_PROCESS, tid, 19)
+}
+
 // digestWorkers is how many chunks a background digest hashes at once: it
 // must not take the machine from the VMs and readers it serves.
 const digestWorkers = 1
@@ -128,7 +138,7 @@ func (t *tree) digestOne(name string) {
 		return
 	}
 	start := time.Now()
-	r, err := digest.Make(fd, &digest.Options{Workers: digestWorkers})
+	r, err := digest.Make(fd, &digest.Options{Workers: digestWorkers, Thread: background})
 	if err == nil {
 		err = unix.Fstatat(fd, "memory.bin", &st, unix.AT_SYMLINK_NOFOLLOW)
 	}

@@ -19,6 +19,17 @@ type Options struct {
 	// Done, when set, is advanced by the bytes processed (holes count as
 	// processed), for a progress bar; Total says what it goes up to.
 	Done *atomic.Int64
+	// Thread, when set, runs first in each goroutine that reads or
+	// hashes (with its OS thread locked), e.g. to lower its priority.
+	Thread func()
+}
+
+// thread runs o.Thread, if any, on the calling goroutine's own thread.
+func (o *Options) thread() {
+	if o != nil && o.Thread != nil {
+		runtime.LockOSThread() // released when the goroutine ends
+		o.Thread()
+	}
 }
 
 func (o *Options) workers() int {
@@ -166,6 +177,7 @@ func Make(dirfd int, o *Options) (*Record, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			o.thread()
 			for j := range work {
 				n := chunkLen(j.i, size)
 				if j.buf, j.err = readChunk(f, j.i, n); j.err == nil {
@@ -178,6 +190,7 @@ func Make(dirfd int, o *Options) (*Record, error) {
 	whole := sha256.New()
 	hashed := make(chan error, 1)
 	go func() {
+		o.thread()
 		var err error
 		zeros := make([]byte, ChunkSize)
 		for j := range order {
