@@ -2,7 +2,6 @@ package fs
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -183,26 +182,4 @@ func (sn *Snap) checkInput() snapshot.CheckInput {
 func (sn *Snap) Report() *snapshot.Report {
 	sn.reportOne.Do(func() { sn.report = snapshot.Check(sn.checkInput()) })
 	return sn.report
-}
-
-// readSmall reads a regular file of at most snapshot.MaxManifestSize bytes:
-// a hostile 1 GiB manifest.bin is refused, not read.
-func readSmall(dfd int, name string, st *fileStat) ([]byte, error) {
-	if st.err != nil {
-		return nil, st.err
-	}
-	if st.st.Size > snapshot.MaxManifestSize {
-		return nil, fmt.Errorf("%d bytes, larger than %d bytes", st.st.Size, snapshot.MaxManifestSize)
-	}
-	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, snapshot.MaxManifestSize+1))
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
 }

@@ -121,30 +121,11 @@ func reserved(name string) bool { return name == "new" || name == "latest" }
 // openBeneath opens rel (relative to STORE) refusing any symlink or
 // escape on the way.
 func (s *Store) openBeneath(rel string, flags int) (int, error) {
-	return s.openBeneathMode(rel, flags, 0)
-}
-
-// openBeneathMode is openBeneath with the mode for O_CREAT.
-func (s *Store) openBeneathMode(rel string, flags int, mode uint32) (int, error) {
 	if rel == "" || rel[0] == '/' {
 		// A node of a snapshot deleted through the mount (snapName "").
 		return -1, &os.PathError{Op: "open", Path: rel, Err: unix.ENOENT}
 	}
-	how := unix.OpenHow{
-		Mode:    uint64(mode & 0o7777),
-		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	for {
-		fd, err := unix.Openat2(s.fd, rel, &how)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return -1, &os.PathError{Op: "open", Path: rel, Err: err}
-		}
-		return fd, nil
-	}
+	return openAt(s.fd, rel, flags, 0)
 }
 
 // recheckMemory returns sn, or its successor when memory.bin changed
