@@ -53,10 +53,30 @@ func (h *stagedHandle) PassthroughFd() (int, bool) {
 }
 
 func (h *stagedHandle) Release(ctx context.Context) syscall.Errno {
+	if h.stage != nil {
+		startWriteback(h.fd)
+	}
 	errno := h.LoopbackFile.Release(ctx)
 	h.release()
 	if h.stage != nil {
 		h.t.stage.closed(h.stage, h.ino)
 	}
 	return errno
+}
+
+// startWriteback starts writing fd's dirty pages to disk without waiting:
+// the publish that follows the commit delay fsyncs every staged file, and
+// what is written back during the delay it need not wait for (cp -r of a
+// 1 GiB snapshot: the delay overlaps the writeback instead of preceding
+// it). A dup keeps the file for the background call after the handle
+// closes.
+func startWriteback(fd int) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	go func() {
+		unix.SyncFileRange(dup, 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+		unix.Close(dup)
+	}()
 }
