@@ -513,6 +513,17 @@ func (s *stager) publish(name, target string) error {
 		slog.Warn("staged snapshot rejected", "name", name, "findings", strings.TrimSpace(st.last))
 		return &errInvalid{st.last}
 	}
+	if testAfterValidation != nil {
+		testAfterValidation(target)
+	}
+	// Validation reads every file (sha256sums hash memory.bin): another
+	// host may have taken the name meanwhile. Ask again before the first
+	// change to the staging directory, so that a lost race leaves it as
+	// it was (the window left is placeManifest's).
+	if s.taken(target) {
+		st.last = fmt.Sprintf("error: %s exists in STORE: publish under another name\n", target)
+		return fmt.Errorf("publish %q: %w", target, syscall.EEXIST)
+	}
 	if err := placeManifest(dir, manifest); err != nil {
 		return err
 	}
@@ -551,6 +562,10 @@ func (s *stager) publish(name, target string) error {
 	}
 	return nil
 }
+
+// testAfterValidation, when set by a test, runs between validation and
+// the first change publish makes (a race with another host).
+var testAfterValidation func(target string)
 
 // manifestTmp is where placeManifest writes manifest.bin before renaming
 // it into place.

@@ -255,3 +255,29 @@ func TestStageUnhold(t *testing.T) {
 		t.Fatalf("publishing it afterwards: %v", err)
 	}
 }
+
+// TestStageLostRaceLeavesStaging: another host takes the name while the
+// staged snapshot is validated; publish answers EEXIST, says why in
+// status and leaves every staged file as it was (manifest.json included).
+func TestStageLostRaceLeavesStaging(t *testing.T) {
+	s, store := newTestStager(t)
+	if err := s.mkdir("x", 0o750, os.Getuid(), os.Getgid(), 0); err != nil {
+		t.Fatal(err)
+	}
+	staged := filepath.Join(store, stagingDirName, "x")
+	writeSnapshot(t, staged, true)
+	before := snapshotFiles(t, staged)
+	testAfterValidation = func(target string) {
+		if err := os.Mkdir(filepath.Join(store, target), 0o755); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testAfterValidation = nil }()
+	if err := s.publish("x", "x"); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("publish after losing the name: %v, want EEXIST", err)
+	}
+	sameFiles(t, "staging after a lost race", before, snapshotFiles(t, staged))
+	if last := s.get("x").last; !strings.Contains(last, "exists") {
+		t.Errorf("status findings %q do not say the name is taken", last)
+	}
+}
