@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/snapfs/snapfs/snapshot"
+	"github.com/snapfs/snapfs/snapshot/statetext"
 )
 
 // maxViewFile bounds what is read of a written-back view file other than
@@ -111,8 +112,25 @@ func checkUnit(ud *os.File, where string, u *snapshot.Unit, state *os.File) []st
 				out = append(out, fmt.Sprintf("%s/value.bin: reading state.bin: %v", where, err))
 				continue
 			}
-		case "value.txt", "value.json":
-			continue // derived text; accepted as it is
+		case "value.txt":
+			// protoc --decode_raw's text of the unit's value, as the view
+			// made it; a value with no text has no view to write back.
+			if state == nil {
+				continue
+			}
+			raw := make([]byte, u.ValueLen)
+			if _, err := state.ReadAt(raw, u.ValueOff); err != nil && !errors.Is(err, io.EOF) {
+				out = append(out, fmt.Sprintf("%s/value.txt: reading state.bin: %v", where, err))
+				continue
+			}
+			text, err := statetext.DecodeRaw(raw)
+			if err != nil {
+				out = append(out, fmt.Sprintf("%s/value.txt: the staged state.bin's unit has no text view: %v", where, err))
+				continue
+			}
+			want = text
+		case "value.json":
+			continue // depends on the schema of the mount that wrote it
 		default:
 			out = append(out, fmt.Sprintf("unexpected file %s/%s in the staging directory", where, f))
 			continue

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,16 +45,23 @@ func TestRoundTripEditedView(t *testing.T) {
 	store := t.TempDir()
 	makeSnap(t, store, "vm1", snapSpec{})
 	d := mountStore(t, store, "", "--commit-delay", "0")
-	bk := filepath.Join(t.TempDir(), "x")
-	run(t, "cp", "-a", d.Path("vm1"), bk)
-	os.Chmod(filepath.Join(bk, "manifest"), 0o755)
-	writeFile(t, filepath.Join(bk, "manifest", "vp_count"), []byte("64\n"))
-	run(t, "cp", "-a", bk, d.Path("new", "edited"))
-	err := os.Rename(d.Path("new", "edited"), d.Path("edited"))
-	if errnoOf(err) != 22 {
-		t.Fatalf("mv of an edited backup: %v, want EINVAL", err)
+	for i, view := range []string{"manifest/vp_count", "state/pit/value.txt", "state/pit/type_url"} {
+		t.Run(view, func(t *testing.T) {
+			bk := filepath.Join(t.TempDir(), "x")
+			run(t, "cp", "-a", d.Path("vm1"), bk)
+			p := filepath.Join(bk, filepath.FromSlash(view))
+			os.Chmod(filepath.Dir(p), 0o755)
+			os.Chmod(p, 0o644)
+			writeFile(t, p, []byte("64\n"))
+			name := fmt.Sprintf("edited%d", i)
+			run(t, "cp", "-a", bk, d.Path("new", name))
+			err := os.Rename(d.Path("new", name), d.Path(name))
+			if errnoOf(err) != 22 {
+				t.Fatalf("mv of a backup with %s edited: %v, want EINVAL", view, err)
+			}
+			nwContains(t, "status", nwStatus(t, d, name), view)
+		})
 	}
-	nwContains(t, "status", nwStatus(t, d, "edited"), "manifest/vp_count")
 }
 
 // TestRoundTripDamagedBackup: a backup whose memory.bin no longer matches
