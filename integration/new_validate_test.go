@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,4 +205,40 @@ func TestNewIncomplete(t *testing.T) {
 		t.Fatalf("mv of an incomplete snapshot: %v, want EINVAL", err)
 	}
 	nwContains(t, "status", nwStatus(t, d, "inc"), "memory.bin is missing")
+}
+
+// TestNewStatusProgress: a staging directory's status says what is
+// missing and how much has been received, and with --commit-delay 0 a
+// complete snapshot waits for mv (past the default delay of 2 s).
+func TestNewStatusProgress(t *testing.T) {
+	t.Parallel()
+	src := nwSource(t, "p")
+	d := nwMount(t, "", "--commit-delay", "0")
+	if err := os.Mkdir(d.Path("new", "p"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, f := range []string{"manifest.bin", "state.bin"} {
+		b := read(t, filepath.Join(src, f))
+		writeFile(t, d.Path("new", "p", f), b)
+		sum += int64(len(b))
+	}
+	st := nwStatus(t, d, "p")
+	nwContains(t, "status", st, "missing: memory.bin\n")
+	nwContains(t, "status", st, fmt.Sprintf("received: %d bytes in 2 files\n", sum))
+	run(t, "cp", "--sparse=always", filepath.Join(src, "memory.bin"), d.Path("new", "p", "memory.bin"))
+	sum += lstat(t, filepath.Join(src, "memory.bin")).Size
+	time.Sleep(2500 * time.Millisecond) // longer than the default delay
+	if _, err := os.Lstat(d.Path("p")); err == nil {
+		t.Fatal("published with --commit-delay 0, without mv")
+	}
+	st = nwStatus(t, d, "p")
+	nwContains(t, "status", st, fmt.Sprintf("received: %d bytes in 3 files\n", sum))
+	nwContains(t, "status", st, "complete: publish with mv new/p p\n")
+	if strings.Contains(st, "missing") {
+		t.Errorf("status of a complete staging directory: %q", st)
+	}
+	if err := os.Rename(d.Path("new", "p"), d.Path("p")); err != nil {
+		t.Fatalf("mv: %v\n%s", err, d.Log())
+	}
 }
