@@ -142,7 +142,7 @@ func (b *backingNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle
 	b.mu.Lock()
 	if b.clones > 0 {
 		b.mu.Unlock()
-		return nil, 0, syscall.EBUSY // this inode serves a clone (clone.go)
+		return nil, 0, syscall.ESTALE // this inode serves a clone (clone.go)
 	}
 	b.opens++
 	b.mu.Unlock()

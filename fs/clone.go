@@ -27,9 +27,13 @@ import (
 // one page cache per inode, so a clone needs an inode of its own: the
 // kernel never caches the entry of memory.bin and looks it up at every
 // open, and a lookup makes a new node (memoryGen) whenever the current one
-// is open. An inode that two opens share anyway (a race, or a reopen
-// through /proc) serves a clone only alone: mixing it with any other open
-// answers EBUSY.
+// is open. An inode that two opens share anyway (restores whose lookups
+// all came before any open, or a reopen through /proc) serves a clone only
+// alone: mixing it with any other open answers ESTALE, on which the kernel
+// walks the path once more, revalidating memory.bin, and the lookup finds
+// the node open and makes a new one. The kernel retries once: of many
+// restores started in the same instant, one may still see ESTALE (seen
+// once in 200 rounds of 8).
 
 // cloneHandle is an open clone: reads and writes go to it (through
 // passthrough where the kernel can), never to STORE.
@@ -207,7 +211,7 @@ func (b *backingNode) openRestore(ctx context.Context) (fusefs.FileHandle, uint3
 	b.mu.Lock()
 	if b.opens > 0 {
 		b.mu.Unlock()
-		return nil, 0, syscall.EBUSY // see the package comment above
+		return nil, 0, syscall.ESTALE // see the package comment above
 	}
 	b.opens++
 	b.clones++
