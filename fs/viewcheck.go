@@ -103,32 +103,25 @@ func checkUnit(ud *os.File, where string, u *snapshot.Unit, state *os.File) []st
 		switch f {
 		case "type_url":
 			want = []byte(u.TypeURL + "\n")
-		case "value.bin":
+		case "value.bin", "value.txt":
+			if state == nil {
+				continue
+			}
 			want = make([]byte, u.ValueLen)
-			if state == nil {
-				continue
-			}
 			if _, err := state.ReadAt(want, u.ValueOff); err != nil && !errors.Is(err, io.EOF) {
-				out = append(out, fmt.Sprintf("%s/value.bin: reading state.bin: %v", where, err))
+				out = append(out, fmt.Sprintf("%s/%s: reading state.bin: %v", where, f, err))
 				continue
 			}
-		case "value.txt":
-			// protoc --decode_raw's text of the unit's value, as the view
-			// made it; a value with no text has no view to write back.
-			if state == nil {
-				continue
+			if f == "value.txt" {
+				// protoc --decode_raw's text, as the view made it; a value
+				// with no text has no view to write back.
+				text, err := statetext.DecodeRaw(want)
+				if err != nil {
+					out = append(out, fmt.Sprintf("%s/value.txt: the staged state.bin's unit has no text view: %v", where, err))
+					continue
+				}
+				want = text
 			}
-			raw := make([]byte, u.ValueLen)
-			if _, err := state.ReadAt(raw, u.ValueOff); err != nil && !errors.Is(err, io.EOF) {
-				out = append(out, fmt.Sprintf("%s/value.txt: reading state.bin: %v", where, err))
-				continue
-			}
-			text, err := statetext.DecodeRaw(raw)
-			if err != nil {
-				out = append(out, fmt.Sprintf("%s/value.txt: the staged state.bin's unit has no text view: %v", where, err))
-				continue
-			}
-			want = text
 		case "value.json":
 			continue // depends on the schema of the mount that wrote it
 		default:
