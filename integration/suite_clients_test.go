@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // clientTool is a real backup client, as shell lines: out backs the
@@ -79,6 +80,20 @@ func clientPublish(t *testing.T, d *daemon, name string) {
 		t.Fatalf("mv: %v\nstatus:\n%s", err, st)
 	}
 	nwWaitPublished(t, d, name)
+	// The digest record is made in the background after publishing and
+	// adds sha256sums: a backup running meanwhile sees the directory
+	// change (GNU tar: "file changed as we read it", exit 1). Back up the
+	// snapshot as it will stay.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Lstat(d.Path(name, "sha256sums")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no digest record after 20s\n%s", name, d.Log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := string(read(t, d.Path(name, "status"))); !strings.HasPrefix(got, "ok") {
 		t.Errorf("%s: status %q", name, got)
 	}
