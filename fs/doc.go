@@ -1,5 +1,5 @@
 // Package fs serves a store of OpenVMM snapshots as a FUSE tree (see
-// shared/spec/TREE.md): one directory per snapshot with its files, their
+// docs/tree.md): one directory per snapshot with its files, their
 // views and a status, plus latest and new/.
 //
 // # Nodes

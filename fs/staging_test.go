@@ -38,7 +38,7 @@ func writeSnapshot(t *testing.T, dir string, json bool) {
 	}
 	m := &snapshot.Manifest{Version: 1, CreatedAt: snapshot.Timestamp{Seconds: 1700000000}, OpenVMMVersion: "t",
 		MemorySizeBytes: 1 << 16, VPCount: 1, PageSize: 4096, Architecture: "x86_64"}
-	state, err := os.ReadFile(filepath.Join("..", "..", "shared", "testdata", "openvmm", "state-basic.bin"))
+	state, err := os.ReadFile(filepath.Join("..", "snapshot", "testdata", "openvmm", "state-basic.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/hex"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,7 +20,7 @@ func TestDiffSchema(t *testing.T) {
 	}
 	a := makeSnap(t, store, "a", snapSpec{Units: unit(rtc)})
 	b := makeSnap(t, store, "b", snapSpec{Units: unit(nil)})
-	schema := filepath.Join("..", "..", "shared", "testdata", "openvmm", "schema")
+	schema := testdata("schema")
 	r := snapfs(t, "diff", "--schema", schema, a, b)
 	if r.code != 1 || !strings.Contains(r.stdout, "unit changed: clock (fields: ") || !strings.Contains(r.stdout, "cmos") {
 		t.Fatalf("diff --schema: exit %d\n%s%s", r.code, r.stdout, r.stderr)

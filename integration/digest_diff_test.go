@@ -124,7 +124,7 @@ func TestDigestDiff(t *testing.T) {
 
 	// Text output, with a schema that defines none of these units' types
 	// (TestDiffSchema covers one that does).
-	schema := filepath.Join("..", "..", "shared", "testdata", "openvmm", "schema")
+	schema := testdata("schema")
 	r := snapfs(t, "diff", "--schema", schema, filepath.Join(store, "a"), filepath.Join(store, "b"))
 	if r.code != 1 {
 		t.Fatalf("diff: exit %d\n%s", r.code, r.stderr)

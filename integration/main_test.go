@@ -56,7 +56,8 @@ func snapfs(t testing.TB, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
-// testdata is the shared golden vectors directory.
+// testdata names a file of the golden vectors (snapshot/testdata/openvmm,
+// whose README says where they come from).
 func testdata(name string) string {
-	return filepath.Join("..", "..", "shared", "testdata", "openvmm", name)
+	return filepath.Join("..", "snapshot", "testdata", "openvmm", name)
 }

@@ -72,7 +72,7 @@ type vector struct {
 	} `json:"units"`
 }
 
-// vectors reads the shared golden vectors, or the snapshot package's copy.
+// vectors reads the golden vectors.
 func vectors(t testing.TB) []vector {
 	t.Helper()
 	b, err := os.ReadFile(vectorPath("vectors.json"))
@@ -86,15 +86,8 @@ func vectors(t testing.TB) []vector {
 	return vs
 }
 
-// vectorPath finds a vector file in ../../shared/testdata/openvmm, or in
-// ../snapshot/testdata/openvmm when the shared tree is absent.
-func vectorPath(name string) string {
-	p := testdata(name)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return filepath.Join("..", "snapshot", "testdata", "openvmm", name)
-}
+// vectorPath names a vector file.
+func vectorPath(name string) string { return testdata(name) }
 
 // basicUnits are the units of state-basic.bin.
 func basicUnits(t testing.TB) []snapshot.StateUnit {
