@@ -50,10 +50,12 @@ func (s *Store) computeLatest() (string, bool) {
 		t    snapshot.Timestamp
 	}
 	// The listing read every created_at; full validation runs on the
-	// newest snapshots until one passes.
+	// newest snapshots until one passes. One dated in the future is a
+	// status error and never latest, whatever its cached report says.
 	var cands []cand
+	now := time.Now()
 	for _, e := range list {
-		if e.Decoded {
+		if e.Decoded && !snapshot.Future(e.Created, now) {
 			cands = append(cands, cand{e.Name, e.Created})
 		}
 	}

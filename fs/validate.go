@@ -39,7 +39,7 @@ func validateStaged(dir *os.File, now time.Time) ([]byte, *snapshot.Report) {
 			extra = append(extra, fmt.Sprintf("unexpected file %q in the staging directory (only manifest.bin or manifest.json, state.bin and memory.bin belong there)", n))
 		}
 	}
-	var in snapshot.CheckInput
+	in := snapshot.CheckInput{Now: now}
 	in.ManifestBytes, in.ManifestErr = stagedManifest(dir, now)
 	in.State, in.StateErr = indexStaged(dir)
 	switch st, err := statEntry(dir, "memory.bin"); {
@@ -124,6 +124,11 @@ func stagedManifest(dir *os.File, now time.Time) ([]byte, error) {
 	m, hasTime, err := snapshot.ParseManifestJSON(js)
 	if err != nil {
 		return nil, &snapshot.NamedError{Err: err} // it names manifest.json
+	}
+	if hasTime {
+		if err := snapshot.FutureError("manifest.json", m.CreatedAt, now); err != nil {
+			return nil, &snapshot.NamedError{Err: err}
+		}
 	}
 	if errors.Is(binErr, iofs.ErrNotExist) {
 		if !hasTime {

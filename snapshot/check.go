@@ -29,6 +29,10 @@ type CheckInput struct {
 	// differ from the snapshot's digest record); each is an error until a
 	// later verification passes.
 	DigestProblems []string
+
+	// Now is the moment of checking: a created_at more than MaxClockSkew
+	// after it is an error. Zero means the clock (time.Now).
+	Now time.Time
 }
 
 // mtimeSlack is how much later than created_at memory.bin may be modified
@@ -59,6 +63,13 @@ func Check(in CheckInput) *Report {
 		} else {
 			r.Manifest = m
 			checkManifest(r, m)
+			now := in.Now
+			if now.IsZero() {
+				now = time.Now()
+			}
+			if err := FutureError("manifest.bin", m.CreatedAt, now); err != nil && m.CreatedAt.secondsValid() {
+				r.Add(Error, err.Error())
+			}
 		}
 	}
 

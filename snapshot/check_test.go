@@ -69,6 +69,18 @@ func TestCheckFindings(t *testing.T) {
 			"error: manifest.bin: created_at nanos -1 is not in [0, 999999999]\n"},
 		{"seconds", withManifest(func(m *Manifest) { m.CreatedAt.Seconds = maxTimestampSeconds + 1 }),
 			"error: manifest.bin: created_at seconds 253402300800 is outside years 0001 to 9999\n"},
+		{"future", func() CheckInput {
+			in := goodInput()
+			m := sampleManifest()
+			in.Now = m.CreatedAt.Time().Add(-MaxClockSkew - time.Second)
+			return in
+		}(),
+			"error: manifest.bin: created_at 2025-11-28T15:04:05.123456789Z is later than the allowed maximum 2025-11-28T15:04:04Z (now plus 5m0s): a snapshot cannot be taken in the future; set created_at to when it was taken, or leave it out to get the moment of publishing\n"},
+		{"skew allowed", func() CheckInput {
+			in := goodInput()
+			in.Now = sampleManifest().CreatedAt.Time().Add(-MaxClockSkew + time.Second)
+			return in
+		}(), "ok\n"},
 		{"state missing", func() CheckInput { in := goodInput(); in.State, in.StateErr = nil, fs.ErrNotExist; return in }(),
 			"error: state.bin is missing\n"},
 		{"state undecodable", func() CheckInput {

@@ -117,27 +117,35 @@ func ParseWithin(s string) (Within, error) {
 	return w, nil
 }
 
-// Dated is a snapshot as a policy sees it: its name and created_at.
+// Dated is a snapshot as a policy sees it: its name, created_at and
+// group. The policy applies to each group on its own, so one group's
+// snapshots never push out another's (snapfs prune groups by owner).
 type Dated struct {
 	Name    string
 	Created time.Time
+	Group   string
 }
 
 // Decision is what a policy does with one snapshot, and why it keeps it.
+// Ignored is set (with its reason) for a snapshot the policy neither
+// keeps nor removes: one dated in the future.
 type Decision struct {
 	Dated
 	Keep    bool
-	Reasons []string // empty when removed
+	Ignored string
+	Reasons []string // empty when removed or ignored
 }
 
 // Apply decides for each snapshot whether p keeps it, as restic's forget
-// does: newest first (equal times: the greater name first, as latest
-// orders them), a snapshot is kept when any option keeps it. Calendar
-// options (daily, weekly) use the days and weeks of loc and count only
-// days and weeks that have a snapshot; while one has counts left at the
-// oldest snapshot, that one is kept too ("oldest daily snapshot").
-// --keep-within counts back from the newest snapshot that is not after
-// now; later ones are always kept. An empty policy keeps everything.
+// does, for each group apart: newest first (equal times: the greater
+// name first, as latest orders them), a snapshot is kept when any option
+// keeps it. Calendar options (daily, weekly) use the days and weeks of
+// loc and count only days and weeks that have a snapshot; while one has
+// counts left at the oldest snapshot, that one is kept too ("oldest
+// daily snapshot"). --keep-within counts back from the group's newest
+// snapshot. A snapshot dated more than MaxClockSkew after now counts for
+// no option and is not removed either (Ignored). An empty policy keeps
+// everything. The decisions come newest first.
 func Apply(snaps []Dated, p Keep, now time.Time, loc *time.Location) []Decision {
 	out := make([]Decision, len(snaps))
 	for i, s := range snaps {
@@ -156,13 +164,29 @@ func Apply(snaps []Dated, p Keep, now time.Time, loc *time.Location) []Decision 
 		}
 		return out
 	}
-	var newest time.Time
-	for _, d := range out {
-		if d.Created.After(newest) && !d.Created.After(now) {
-			newest = d.Created
+	groups := map[string][]*Decision{}
+	var order []string
+	for i := range out {
+		d := &out[i]
+		if d.Created.After(now.Add(MaxClockSkew)) {
+			d.Ignored = fmt.Sprintf("created_at %s is in the future (later than now plus %v): not kept or removed by any rule; remove it by hand",
+				d.Created.UTC().Format(time.RFC3339), MaxClockSkew)
+			continue
 		}
+		if groups[d.Group] == nil {
+			order = append(order, d.Group)
+		}
+		groups[d.Group] = append(groups[d.Group], d)
 	}
-	bound := p.Within.before(newest.In(loc))
+	for _, g := range order {
+		applyGroup(groups[g], p, loc)
+	}
+	return out
+}
+
+// applyGroup applies p to one group's snapshots, newest first.
+func applyGroup(ds []*Decision, p Keep, loc *time.Location) {
+	bound := p.Within.before(ds[0].Created.In(loc))
 	type bucket struct {
 		left   int
 		key    func(t time.Time, nr int) int
@@ -174,13 +198,12 @@ func Apply(snaps []Dated, p Keep, now time.Time, loc *time.Location) []Decision 
 		{p.Daily, func(t time.Time, _ int) int { return t.Year()*10000 + int(t.Month())*100 + t.Day() }, -1, "daily snapshot"},
 		{p.Weekly, func(t time.Time, _ int) int { y, w := t.ISOWeek(); return y*100 + w }, -1, "weekly snapshot"},
 	}
-	for nr := range out {
-		d := &out[nr]
+	for nr, d := range ds {
 		t := d.Created.In(loc)
 		if !p.Within.Zero() && t.After(bound) {
 			d.Reasons = append(d.Reasons, "within "+p.Within.String())
 		}
-		oldest := nr == len(out)-1
+		oldest := nr == len(ds)-1
 		for _, b := range buckets {
 			if b.left == 0 {
 				continue
@@ -201,5 +224,4 @@ func Apply(snaps []Dated, p Keep, now time.Time, loc *time.Location) []Decision 
 		}
 		d.Keep = len(d.Reasons) > 0
 	}
-	return out
 }

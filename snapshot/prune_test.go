@@ -20,7 +20,7 @@ func pruneStore() []Dated {
 			day = i * 90 / 50
 		}
 		t := base.AddDate(0, 0, day).Add(time.Duration((i*7)%24)*time.Hour + time.Duration(i)*time.Minute)
-		out = append(out, Dated{fmt.Sprintf("s%02d", i), t})
+		out = append(out, Dated{Name: fmt.Sprintf("s%02d", i), Created: t})
 	}
 	// Listed out of order, as a directory listing may be.
 	sort.Slice(out, func(i, j int) bool { return out[i].Name[2:]+out[i].Name < out[j].Name[2:]+out[j].Name })
@@ -152,7 +152,7 @@ func TestApplyMatchesRestic(t *testing.T) {
 func TestApplyResticExample(t *testing.T) {
 	var snaps []Dated
 	for i := 0; i < 12; i++ {
-		snaps = append(snaps, Dated{fmt.Sprint("w", i), time.Date(2019, 9, 1+7*i, 11, 0, 0, 0, time.UTC)})
+		snaps = append(snaps, Dated{Name: fmt.Sprint("w", i), Created: time.Date(2019, 9, 1+7*i, 11, 0, 0, 0, time.UTC)})
 	}
 	ds := Apply(snaps, Keep{Daily: 4}, time.Date(2019, 12, 1, 0, 0, 0, 0, time.UTC), time.UTC)
 	if got := strings.Join(kept(ds), " "); got != "w10 w11 w8 w9" {
@@ -169,7 +169,7 @@ func TestApplyResticExample(t *testing.T) {
 
 func TestApplyOldestAndFuture(t *testing.T) {
 	day := time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
-	snaps := []Dated{{"a", day.Add(time.Hour)}, {"b", day.Add(2 * time.Hour)}, {"c", day.AddDate(0, 0, 1)}}
+	snaps := []Dated{{Name: "a", Created: day.Add(time.Hour)}, {Name: "b", Created: day.Add(2 * time.Hour)}, {Name: "c", Created: day.AddDate(0, 0, 1)}}
 	now := day.AddDate(0, 0, 2)
 	ds := Apply(snaps, Keep{Daily: 5}, now, time.UTC)
 	if got := kept(ds); strings.Join(got, " ") != "a b c" {
@@ -179,20 +179,67 @@ func TestApplyOldestAndFuture(t *testing.T) {
 		t.Errorf("oldest: %+v", ds[2])
 	}
 	// A snapshot from the future neither counts as the newest for
-	// --keep-within nor is removed by it.
-	snaps = append(snaps, Dated{"future", now.AddDate(1, 0, 0)})
+	// --keep-within nor is removed by it: it is ignored.
+	snaps = append(snaps, Dated{Name: "future", Created: now.AddDate(1, 0, 0)})
 	ds = Apply(snaps, Keep{Within: Within{Hours: 1}}, now, time.UTC)
-	if got := strings.Join(kept(ds), " "); got != "c future" {
-		t.Errorf("within 1h kept %s, want c future", got)
+	if got := strings.Join(kept(ds), " "); got != "c" {
+		t.Errorf("within 1h kept %s, want c", got)
+	}
+	if ds[0].Name != "future" || ds[0].Keep || !strings.Contains(ds[0].Ignored, "in the future") {
+		t.Errorf("future: %+v, want ignored", ds[0])
 	}
 	// Equal times: the greater name is the newer, as for latest.
-	ds = Apply([]Dated{{"x", day}, {"y", day}}, Keep{Last: 1}, now, time.UTC)
+	ds = Apply([]Dated{{Name: "x", Created: day}, {Name: "y", Created: day}}, Keep{Last: 1}, now, time.UTC)
 	if got := kept(ds); len(got) != 1 || got[0] != "y" {
 		t.Errorf("tie kept %v, want y", got)
 	}
 	// An empty policy keeps everything.
 	if got := kept(Apply(snaps, Keep{}, now, time.UTC)); len(got) != 4 {
 		t.Errorf("empty policy kept %v", got)
+	}
+}
+
+// TestApplyPerGroup: each group (snapfs prune: each owner) keeps its own
+// snapshots by every rule, however many newer ones another group has;
+// a group's snapshot dated in the future counts for no rule (it would
+// push out its own group's others) and is never removed by one.
+func TestApplyPerGroup(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	var snaps []Dated
+	for i := 0; i < 6; i++ {
+		at := now.AddDate(0, 0, -10+i) // days -10..-5: the victim's
+		snaps = append(snaps, Dated{Name: fmt.Sprint("v", i), Created: at, Group: "uid 1001"})
+	}
+	for i := 0; i < 6; i++ {
+		at := now.AddDate(0, 0, -4).Add(time.Duration(i) * time.Hour) // newer, one day
+		snaps = append(snaps, Dated{Name: fmt.Sprint("a", i), Created: at, Group: "uid 1002"})
+	}
+	for i, at := range []time.Time{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), now.Add(MaxClockSkew + time.Second)} {
+		snaps = append(snaps, Dated{Name: fmt.Sprint("future", i), Created: at, Group: "uid 1002"})
+	}
+	snaps = append(snaps, Dated{Name: "skewed", Created: now.Add(MaxClockSkew - time.Second), Group: "uid 1001"})
+	for _, c := range []struct {
+		p    Keep
+		want string
+	}{
+		{Keep{Last: 3}, "a3 a4 a5 skewed v4 v5"},
+		{Keep{Daily: 3}, "a0 a5 skewed v4 v5"}, // a0: the oldest, counts left
+		{Keep{Weekly: 1}, "a5 skewed"},
+		{Keep{Within: Within{Days: 2}}, "a0 a1 a2 a3 a4 a5 skewed"},
+	} {
+		ds := Apply(snaps, c.p, now, time.UTC)
+		if got := strings.Join(kept(ds), " "); got != c.want {
+			t.Errorf("%s: kept %s, want %s", c.p, got, c.want)
+		}
+		for _, d := range ds {
+			future := strings.HasPrefix(d.Name, "future")
+			if future != (d.Ignored != "") || future && (d.Keep || len(d.Reasons) > 0) {
+				t.Errorf("%s: %s: %+v", c.p, d.Name, d)
+			}
+			if future && !strings.Contains(d.Ignored, d.Created.Format(time.RFC3339)) {
+				t.Errorf("%s: %s: reason %q does not name created_at", c.p, d.Name, d.Ignored)
+			}
+		}
 	}
 }
 

@@ -56,6 +56,7 @@ func (f *withinFlag) Set(s string) (err error) {
 // pruneItem is one snapshot in prune's report.
 type pruneItem struct {
 	Name      string   `json:"name"`
+	Owner     uint32   `json:"owner"` // uid of the snapshot directory
 	CreatedAt string   `json:"created_at,omitempty"`
 	Reasons   []string `json:"reasons,omitempty"`
 	Error     string   `json:"error,omitempty"`
@@ -75,7 +76,10 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	fl := newCmdFlags("prune", "[--keep-last N] [--keep-within DURATION] [--keep-daily N] [--keep-weekly N] [--dry-run] [--json] STORE",
 		"Deletes the snapshots of STORE that the policy does not keep, with restic's\n"+
 			"semantics (`restic forget`): by created_at, newest first; a snapshot is kept when\n"+
-			"any option keeps it. --keep-daily and --keep-weekly count local days and ISO\n"+
+			"any option keeps it. The policy applies to each owner's snapshots (the uid of\n"+
+			"the snapshot directory) on its own, so no owner's snapshots push out another's.\n"+
+			"A snapshot whose created_at is more than 5 minutes after now counts for no\n"+
+			"option and is never removed: it is reported as skipped. --keep-daily and --keep-weekly count local days and ISO\n"+
 			"weeks that have a snapshot; --keep-within counts back from the newest snapshot\n"+
 			"(DURATION like 30d, 12h, 2m or 1y6m: y years, m months, d days, h hours).\n"+
 			"Without any --keep option nothing is removed. Only valid snapshots are\n"+
@@ -135,19 +139,29 @@ func prune(store *snapfs.Store, p snapshot.Keep, dry bool, now time.Time) (*prun
 	}
 	rep := &pruneReport{Policy: p.String(), DryRun: dry, Keep: []pruneItem{}, Remove: []pruneItem{}, Skipped: []pruneItem{}}
 	inos := map[string]uint64{}
+	owners := map[string]uint32{}
 	var dated []snapshot.Dated
 	for _, e := range list {
+		// One dated in the future is invalid too; Apply says why it is
+		// neither kept nor removed.
+		future := e.Decoded && snapshot.Future(e.Created, now)
 		sn, err := store.Snapshot(e.Name)
-		if err != nil || !e.Decoded || !sn.Report().Valid() {
-			rep.Skipped = append(rep.Skipped, pruneItem{Name: e.Name, Reasons: []string{"not a valid snapshot"}})
+		if !future && (err != nil || !e.Decoded || !sn.Report().Valid()) {
+			rep.Skipped = append(rep.Skipped, pruneItem{Name: e.Name, Owner: e.Dir.Uid, Reasons: []string{"not a valid snapshot"}})
 			continue
 		}
-		inos[e.Name] = e.Ino
-		dated = append(dated, snapshot.Dated{Name: e.Name, Created: e.Created.Time()})
+		inos[e.Name], owners[e.Name] = e.Ino, e.Dir.Uid
+		dated = append(dated, snapshot.Dated{Name: e.Name, Created: e.Created.Time(), Group: pruneGroup(&e)})
 	}
 	removed := false
 	for _, d := range snapshot.Apply(dated, p, now, time.Local) {
-		it := pruneItem{Name: d.Name, CreatedAt: d.Created.In(time.Local).Format(time.RFC3339), Reasons: d.Reasons}
+		it := pruneItem{Name: d.Name, Owner: owners[d.Name], CreatedAt: d.Created.In(time.Local).Format(time.RFC3339), Reasons: d.Reasons}
+		if d.Ignored != "" {
+			it.Reasons = []string{d.Ignored}
+			rep.Skipped = append(rep.Skipped, it)
+			slog.Warn("snapshot dated in the future: not kept or removed by the policy", "name", d.Name, "created_at", it.CreatedAt)
+			continue
+		}
 		if d.Keep {
 			rep.Keep = append(rep.Keep, it)
 			continue
@@ -179,6 +193,11 @@ func prune(store *snapfs.Store, p snapshot.Keep, dry bool, now time.Time) (*prun
 	}
 	return rep, nil
 }
+
+// pruneGroup is the group a snapshot's keep rules count in: its owner
+// (the uid of its directory), so no owner's snapshots push out
+// another's.
+func pruneGroup(e *snapfs.Entry) string { return "uid " + strconv.FormatUint(uint64(e.Dir.Uid), 10) }
 
 func printPrune(w io.Writer, rep *pruneReport) {
 	fmt.Fprintf(w, "policy: %s\n", rep.Policy)
