@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -74,42 +73,6 @@ func renderSums(sn *Snap) ([]byte, *unix.Stat_t, error) {
 	return d.hdr.Sums(), &st, nil
 }
 
-// digester makes the records of freshly published snapshots, one at a
-// time, in the background.
-type digester struct {
-	mu      sync.Mutex
-	queue   []string
-	running bool
-}
-
-// digestLater queues a record for the snapshot name.
-func (t *tree) digestLater(name string) {
-	g := &t.digests
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.queue = append(g.queue, name)
-	if !g.running {
-		g.running = true
-		go t.digestLoop()
-	}
-}
-
-func (t *tree) digestLoop() {
-	g := &t.digests
-	for {
-		g.mu.Lock()
-		if len(g.queue) == 0 {
-			g.running = false
-			g.mu.Unlock()
-			return
-		}
-		name := g.queue[0]
-		g.queue = g.queue[1:]
-		g.mu.Unlock()
-		t.digestOne(name)
-	}
-}
-
 // background makes the calling thread wait for everything else: the idle
 // I/O class and the lowest CPU priority, so a background digest never
 // slows a publish, a restore or a reader.
@@ -120,8 +83,9 @@ func background() {
 	unix.Setpriority(unix.PRIO_PROCESS, tid, 19)
 }
 
-// digestWorkers is how many chunks a background digest hashes at once: it
-// must not take the machine from the VMs and readers it serves.
+// digestWorkers is how many chunks a background digest hashes at once
+// (and all of them together: they take turns, digestqueue.go): it must
+// not take the machine from the VMs and readers it serves.
 const digestWorkers = 1
 
 // digestOne makes the record of STORE/name unless it has one.
@@ -138,7 +102,7 @@ func (t *tree) digestOne(name string) {
 		return
 	}
 	start := time.Now()
-	r, err := digest.Make(fd, &digest.Options{Workers: digestWorkers, Thread: background})
+	r, err := digest.Make(fd, &digest.Options{Workers: digestWorkers, Thread: background, Turn: &t.digests.turn})
 	if err == nil {
 		err = unix.Fstatat(fd, "memory.bin", &st, unix.AT_SYMLINK_NOFOLLOW)
 	}

@@ -113,7 +113,7 @@
 // checked against the staged snapshot's own (viewcheck.go) and removed
 // on publishing.
 // Once published, a snapshot gets its digest record in the background,
-// one snapshot at a time (digest.go); the record and the last
+// taking turns per chunk (digest.go, digestqueue.go); the record and the last
 // verification's result are read once per version of the snapshot and
 // shown as sha256sums and in status.
 //

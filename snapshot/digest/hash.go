@@ -22,6 +22,22 @@ type Options struct {
 	// Thread, when set, runs first in each goroutine that reads or
 	// hashes (with its OS thread locked), e.g. to lower its priority.
 	Thread func()
+	// Turn, when set, is held while each chunk (ChunkSize bytes) is read
+	// and hashed, so digests running side by side can take turns.
+	Turn sync.Locker
+}
+
+// lock and unlock take and give back o.Turn, if any.
+func (o *Options) lock() {
+	if o != nil && o.Turn != nil {
+		o.Turn.Lock()
+	}
+}
+
+func (o *Options) unlock() {
+	if o != nil && o.Turn != nil {
+		o.Turn.Unlock()
+	}
 }
 
 // thread runs o.Thread, if any, on the calling goroutine's own thread.
@@ -64,8 +80,10 @@ func hashFile(f *os.File, o *Options) (FileDigest, error) {
 	buf := make([]byte, ChunkSize)
 	var d FileDigest
 	for {
+		o.lock()
 		n, err := f.Read(buf)
 		h.Write(buf[:n])
+		o.unlock()
 		d.Size += int64(n)
 		o.add(int64(n))
 		if err == io.EOF {
@@ -180,9 +198,11 @@ func Make(dirfd int, o *Options) (*Record, error) {
 			o.thread()
 			for j := range work {
 				n := chunkLen(j.i, size)
+				o.lock()
 				if j.buf, j.err = readChunk(f, j.i, n); j.err == nil {
 					r.Chunks[j.k] = sha256.Sum256((*j.buf)[:n])
 				}
+				o.unlock()
 				close(j.done)
 			}
 		}()
@@ -196,6 +216,7 @@ func Make(dirfd int, o *Options) (*Record, error) {
 		for j := range order {
 			<-j.done
 			n := chunkLen(j.i, size)
+			o.lock()
 			switch {
 			case err != nil:
 			case j.err != nil:
@@ -205,6 +226,7 @@ func Make(dirfd int, o *Options) (*Record, error) {
 			default:
 				whole.Write((*j.buf)[:n])
 			}
+			o.unlock()
 			if j.buf != nil {
 				bufPool.Put(j.buf)
 			}
