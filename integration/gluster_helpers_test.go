@@ -135,12 +135,12 @@ func glusterDaemons(t testing.TB, v *glusterVol) [2]*daemon {
 	var d [2]*daemon
 	for i := range d {
 		d[i] = mountStore(t, v.store[i], "")
-		if !strings.Contains(d[i].Log(), "mode=poll") {
+		if !strings.Contains(d[i].Log(), `mode="poll"`) {
 			deadline := time.Now().Add(5 * time.Second)
-			for !strings.Contains(d[i].Log(), "mode=poll") && time.Now().Before(deadline) {
+			for !strings.Contains(d[i].Log(), `mode="poll"`) && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
-			if !strings.Contains(d[i].Log(), "mode=poll") {
+			if !strings.Contains(d[i].Log(), `mode="poll"`) {
 				t.Fatalf("snapfs over GlusterFS does not poll; log:\n%s", d[i].Log())
 			}
 		}

@@ -74,7 +74,7 @@ func TestManageRenameChain(t *testing.T) {
 		if err := unix.Fstatat(int(dir.Fd()), "manifest/vp_count", &st, 0); err != nil {
 			t.Errorf("through the open directory after mv to %s: %v", next, err)
 		}
-		mgLogged(t, d, "renamed snapshot", "name="+quoteIfSpace(prev), "to="+quoteIfSpace(next), fmt.Sprintf("uid=%d", os.Getuid()))
+		mgLogged(t, d, "renamed snapshot", "name="+logText(prev), "to="+logText(next), fmt.Sprintf("uid=%d", os.Getuid()))
 		prev = next
 	}
 	b := make([]byte, 4096)
@@ -84,13 +84,8 @@ func TestManageRenameChain(t *testing.T) {
 	wantNames(t, d.Mnt, "a", "latest", "new", "z")
 }
 
-// quoteIfSpace is how slog's text handler writes a value.
-func quoteIfSpace(s string) string {
-	if strings.ContainsAny(s, " \"=") {
-		return fmt.Sprintf("%q", s)
-	}
-	return s
-}
+// logText is how the daemon's log writes a text value: always quoted.
+func logText(s string) string { return fmt.Sprintf("%q", s) }
 
 // TestManageRenameRefused checks every refused rename: each fails with
 // its errno and leaves STORE as it was.

@@ -110,8 +110,8 @@ func TestManageRmdir(t *testing.T) {
 	if mgSnapDigest(t, store, "old") != oldDigest {
 		t.Errorf("old changed")
 	}
-	mgLogged(t, d, "deleted snapshot", "name=new1", fmt.Sprintf("uid=%d", os.Getuid()))
-	mgLogged(t, d, "deleted snapshot", "name=mid")
+	mgLogged(t, d, "deleted snapshot", `name="new1"`, fmt.Sprintf("uid=%d", os.Getuid()))
+	mgLogged(t, d, "deleted snapshot", `name="mid"`)
 }
 
 // TestManageRmdirCwd deletes a snapshot a process stands in: it finds

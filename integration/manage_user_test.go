@@ -91,8 +91,8 @@ func TestManageUnprivileged(t *testing.T) {
 	if got := mgVisible(t, store); strings.Join(got, " ") != "mine3 renamed rootsnap" {
 		t.Errorf("STORE holds %v", got)
 	}
-	mgLogged(t, d, "deleted snapshot", "name=mine1", fmt.Sprintf("uid=%d", uid))
-	mgLogged(t, d, "renamed snapshot", "name=mine2", "to=renamed", fmt.Sprintf("uid=%d", uid))
+	mgLogged(t, d, "deleted snapshot", `name="mine1"`, fmt.Sprintf("uid=%d", uid))
+	mgLogged(t, d, "renamed snapshot", `name="mine2"`, `to="renamed"`, fmt.Sprintf("uid=%d", uid))
 
 	// STORE no longer writable by the user: their own snapshot stays.
 	os.Chmod(store, 0o755)

@@ -23,7 +23,7 @@ func TestWatchBudget(t *testing.T) {
 		read(t, d.Path(fmt.Sprintf("vm%02d", i), "manifest", "created_at"))
 	}
 	waitFor(t, "the budget is logged", func() bool { return strings.Contains(d.Log(), "watch budget reached") })
-	if !strings.Contains(d.Log(), "mode=inotify") {
+	if !strings.Contains(d.Log(), `mode="inotify"`) {
 		t.Errorf("a local STORE is not watched with inotify:\n%s", d.Log())
 	}
 	for k, name := range []string{"vm00", "vm11", "vm05"} { // polled, watched, polled

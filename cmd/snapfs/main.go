@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 )
@@ -67,5 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+	// What commands log (prune's deletions) is quoted like the daemon's.
+	slog.SetDefault(slog.New(newLogHandler(stderr, slog.LevelInfo)))
 	return c.run(args[1:], stdout, stderr)
 }

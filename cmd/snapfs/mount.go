@@ -150,13 +150,13 @@ func (a *mountArgs) mount(stderr io.Writer) int {
 			return fail(err)
 		}
 	}
-	if a.daemon && os.Getenv(readyEnv) == "" {
-		return startDaemon(stderr)
-	}
 	logOut := stderr
 	if a.logFile != "" {
-		f, err := os.OpenFile(a.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		// Opened (and checked) before --daemon starts the child too, so
+		// a refused log file is reported where the admin sees it.
+		f, err := openLogFile(a.logFile)
 		if err != nil {
+			reportReady(err)
 			return fail(err)
 		}
 		defer f.Close()
@@ -164,11 +164,14 @@ func (a *mountArgs) mount(stderr io.Writer) int {
 	} else if os.Getenv(readyEnv) != "" {
 		logOut = io.Discard
 	}
+	if a.daemon && os.Getenv(readyEnv) == "" {
+		return startDaemon(stderr)
+	}
 	level := slog.LevelInfo
 	if a.cfg.Debug {
 		level = slog.LevelDebug
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})))
+	slog.SetDefault(slog.New(newLogHandler(logOut, level)))
 
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A daemon that lives for months: collect before growing past
