@@ -16,7 +16,8 @@ import (
 type MountConfig struct {
 	Options
 	AllowOther bool // let other users in; adds default_permissions
-	Debug      bool // log every FUSE operation
+	Debug      bool // log every FUSE operation (never file data, debuglog.go)
+	NoExec     bool // no program on the mount may be executed (-o noexec)
 	// ReloadSchema, when it receives, reads Options.Schema again (SIGHUP).
 	ReloadSchema <-chan struct{}
 }
@@ -113,6 +114,12 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 		// each readdir.
 		opts.MountOptions.DirectMountFlags = syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_RDONLY
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
+	}
+	// Set-id bits and device files in STORE never take effect, also
+	// when root mounts (go-fuse passes these as mount flags).
+	opts.MountOptions.Options = append(opts.MountOptions.Options, "nosuid", "nodev")
+	if cfg.NoExec {
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "noexec")
 	}
 	// The kernel enforces STORE's owners and modes, which every entry
 	// shows (attr.go): also for the mounting user, and for everyone with

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,74 +50,16 @@ func mountFlags(a *mountArgs, stderr io.Writer) *flag.FlagSet {
 	})
 	fl.BoolFunc("no-watch", "same as --watch=poll", func(string) error { a.cfg.Watch = snapfs.WatchPoll; return nil })
 	fl.IntVar(&a.cfg.WatchBudget, "watch-budget", 0, "inotify watches on snapshot directories at most (default 8192, or a quarter of max_user_watches); the rest are polled")
-	fl.DurationVar(&a.cfg.CommitDelay, "commit-delay", 2*time.Second, "publish a complete staged snapshot after it is unchanged this long (0: only on rename)")
+	a.cfg.CommitDelay = 2 * time.Second
+	fl.Var(delayFlag{&a.cfg.CommitDelay}, "commit-delay", "publish a complete staged snapshot after it is unchanged for this `duration` (0: only on rename)")
 	fl.IntVar(&a.cfg.MaxFdsPerUser, "max-fds-per-user", snapfs.DefaultMaxFdsPerUser, "files one user may hold open in the daemon at once (EMFILE past it)")
 	fl.StringVar(&a.cfg.Schema, "schema", "", "directory of OpenVMM's saved-state .proto files (openvmm --write-saved-state-proto): adds state/<unit>/value.json; reloaded when it changes or on SIGHUP")
 	fl.BoolVar(&a.daemon, "daemon", false, "return once the mount is ready, serving in the background")
 	fl.StringVar(&a.logFile, "log", "", "append the log to this file (default: stderr; discarded with --daemon)")
-	fl.Func("o", "mount(8) style options: allow_other,ro,no_passthrough,debug,watch=auto|inotify|poll,watch_budget=N,commit_delay=2s,max_fds_per_user=N,schema=DIR", func(s string) error {
+	fl.Func("o", "mount(8) style options: allow_other,ro,noexec,no_passthrough,debug,watch=auto|inotify|poll,watch_budget=N,commit_delay=2s,max_fds_per_user=N,schema=DIR", func(s string) error {
 		return a.applyOptions(s)
 	})
 	return fl
-}
-
-// applyOptions reads a mount(8) -o list. Generic options that mean
-// nothing to snapfs (defaults, rw, nofail, x-..., _netdev) are accepted.
-func (a *mountArgs) applyOptions(list string) error {
-	for _, o := range strings.Split(list, ",") {
-		key, val, _ := strings.Cut(o, "=")
-		switch key {
-		case "", "defaults", "rw", "auto", "noauto", "user", "nouser", "users", "nofail", "_netdev",
-			"exec", "noexec", "suid", "nosuid", "dev", "nodev", "async", "sync", "atime", "noatime", "relatime":
-		case "allow_other":
-			a.cfg.AllowOther = true
-		case "ro", "read_only":
-			a.cfg.ReadOnly = true
-		case "no_passthrough":
-			a.cfg.NoPassthrough = true
-		case "debug":
-			a.cfg.Debug = true
-		case "no_watch":
-			a.cfg.Watch = snapfs.WatchPoll
-		case "watch":
-			m, err := snapfs.ParseWatch(val)
-			if err != nil {
-				return fmt.Errorf("option watch=%q: want auto, inotify or poll", val)
-			}
-			a.cfg.Watch = m
-		case "watch_budget":
-			n, err := strconv.Atoi(val)
-			if err != nil || n <= 0 {
-				return fmt.Errorf("option watch_budget=%q: not a positive number", val)
-			}
-			a.cfg.WatchBudget = n
-		case "commit_delay":
-			d, err := time.ParseDuration(val)
-			if err != nil {
-				return fmt.Errorf("option commit_delay=%q: %v", val, err)
-			}
-			a.cfg.CommitDelay = d
-		case "max_fds_per_user":
-			n, err := strconv.Atoi(val)
-			if err != nil || n <= 0 {
-				return fmt.Errorf("option max_fds_per_user=%q: not a positive number", val)
-			}
-			a.cfg.MaxFdsPerUser = n
-		case "log":
-			a.logFile = val
-		case "schema":
-			if val == "" {
-				return fmt.Errorf("option schema needs a directory: schema=DIR")
-			}
-			a.cfg.Schema = val
-		default:
-			if strings.HasPrefix(key, "x-") || strings.HasPrefix(key, "comment=") {
-				continue
-			}
-			return fmt.Errorf("unknown mount option %q", o)
-		}
-	}
-	return nil
 }
 
 func runMount(args []string, stdout, stderr io.Writer) int {
