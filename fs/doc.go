@@ -111,7 +111,8 @@
 // counted per staging directory and per inode (a hard link from another
 // staging directory counts). Views written back from a backup are
 // checked against the staged snapshot's own (viewcheck.go) and removed
-// on publishing.
+// on publishing; a written-back sha256sums never makes mv hash a large
+// file under the kernel's rename locks (sumscache.go).
 // Once published, a snapshot gets its digest record in the background,
 // taking turns per chunk (digest.go, digestqueue.go); the record and the last
 // verification's result are read once per version of the snapshot and

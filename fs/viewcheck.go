@@ -2,8 +2,6 @@ package fs
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -223,7 +221,8 @@ func sourceFile(name string) bool {
 	return false
 }
 
-// hashEntry is the SHA-256 of the staged file name, in hex.
+// hashEntry is the SHA-256 of the staged file name, in hex: at once for
+// a small file or one hashed before, else an error (sumscache.go).
 func hashEntry(dir *os.File, name string) (string, error) {
 	fd, err := openEntry(dir, name, unix.O_RDONLY, 0)
 	if err != nil {
@@ -231,9 +230,5 @@ func hashEntry(dir *os.File, name string) (string, error) {
 	}
 	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return stagedSums.sum(f)
 }
