@@ -18,6 +18,7 @@ type derived[T any] struct {
 	valid bool
 	epoch uint64
 	at    time.Time
+	until time.Time // if set, stale from then on
 }
 
 // Latest returns the name of the valid snapshot with the newest
@@ -28,22 +29,24 @@ func (s *Store) Latest() (string, bool) {
 	defer s.latestMu.Unlock()
 	s.mu.Lock()
 	d, epoch := s.latest, s.epoch
-	fresh := d.valid && s.fresh(d.epoch, d.at)
+	fresh := d.valid && s.fresh(d.epoch, d.at) && (d.until.IsZero() || time.Now().Before(d.until))
 	s.mu.Unlock()
 	if fresh {
 		return d.val, d.ok
 	}
-	name, ok := s.computeLatest()
+	name, ok, until := s.computeLatest()
 	s.mu.Lock()
-	s.latest = derived[string]{val: name, ok: ok, valid: true, epoch: epoch, at: time.Now()}
+	s.latest = derived[string]{val: name, ok: ok, valid: true, epoch: epoch, at: time.Now(), until: until}
 	s.mu.Unlock()
 	return name, ok
 }
 
-func (s *Store) computeLatest() (string, bool) {
+// computeLatest also says when the answer goes stale by itself: when the
+// earliest snapshot dated in the future comes within the allowed skew.
+func (s *Store) computeLatest() (string, bool, time.Time) {
 	list, err := s.List()
 	if err != nil {
-		return "", false
+		return "", false, time.Time{}
 	}
 	type cand struct {
 		name string
@@ -53,9 +56,16 @@ func (s *Store) computeLatest() (string, bool) {
 	// newest snapshots until one passes. One dated in the future is a
 	// status error and never latest, whatever its cached report says.
 	var cands []cand
+	var until time.Time
 	now := time.Now()
 	for _, e := range list {
-		if e.Decoded && !snapshot.Future(e.Created, now) {
+		switch {
+		case !e.Decoded:
+		case snapshot.Future(e.Created, now):
+			if at := e.Created.Time().Add(-snapshot.MaxClockSkew); until.IsZero() || at.Before(until) {
+				until = at
+			}
+		default:
 			cands = append(cands, cand{e.Name, e.Created})
 		}
 	}
@@ -68,10 +78,10 @@ func (s *Store) computeLatest() (string, bool) {
 	})
 	for _, c := range cands {
 		if sn, err := s.peek(c.name); err == nil && sn.Report().Valid() {
-			return c.name, true
+			return c.name, true, until
 		}
 	}
-	return "", false
+	return "", false, until
 }
 
 // SharedWith names another snapshot whose memory.bin is the same file as

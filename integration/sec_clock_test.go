@@ -143,3 +143,31 @@ func TestSecPrunePerOwner(t *testing.T) {
 		})
 	}
 }
+
+// TestSecSkewedSnapshotComesDue: a snapshot dated a little past the
+// allowed skew is a status error and not latest until its time comes;
+// then it is valid and latest, with no change to STORE.
+func TestSecSkewedSnapshotComesDue(t *testing.T) {
+	store := t.TempDir()
+	makeSnap(t, store, "vm1", snapSpec{})
+	d := mountStore(t, store, "")
+	if got := readlink(t, d.Path("latest")); got != "vm1" {
+		t.Fatalf("latest is %q, want vm1", got)
+	}
+	due := time.Now().Add(5*time.Minute + 3*time.Second)
+	makeSnap(t, store, "soon", snapSpec{Manifest: goodManifest(due), MemMtime: time.Now()})
+	mgWaitShown(t, d, "soon")
+	if st := string(read(t, d.Path("soon", "status"))); !strings.Contains(st, "is later than the allowed maximum") {
+		t.Errorf("soon/status before its time:\n%s", st)
+	}
+	if got := readlink(t, d.Path("latest")); got != "vm1" {
+		t.Errorf("latest is %q before soon's time, want vm1", got)
+	}
+	dgWait(t, "soon becoming latest", func() bool {
+		got, _ := os.Readlink(d.Path("latest"))
+		return got == "soon"
+	})
+	if st := string(read(t, d.Path("soon", "status"))); st != "ok\n" {
+		t.Errorf("soon/status once due:\n%s", st)
+	}
+}

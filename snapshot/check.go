@@ -33,6 +33,8 @@ type CheckInput struct {
 	// Now is the moment of checking: a created_at more than MaxClockSkew
 	// after it is an error. Zero means the clock (time.Now).
 	Now time.Time
+	// NoClock leaves that check out, for a report kept while time passes.
+	NoClock bool
 }
 
 // mtimeSlack is how much later than created_at memory.bin may be modified
@@ -67,7 +69,7 @@ func Check(in CheckInput) *Report {
 			if now.IsZero() {
 				now = time.Now()
 			}
-			if err := FutureError("manifest.bin", m.CreatedAt, now); err != nil && m.CreatedAt.secondsValid() {
+			if err := FutureError("manifest.bin", m.CreatedAt, now); err != nil && !in.NoClock && m.CreatedAt.secondsValid() {
 				r.Add(Error, err.Error())
 			}
 		}
