@@ -27,8 +27,14 @@ import (
 // directory the daemon can trust.
 var errStagingRefused = fmt.Errorf("%s is not a directory owned by root, the daemon's user or STORE's owner: %w", stagingDirName, syscall.EACCES)
 
+// fmodeExec is the kernel's __FMODE_EXEC open flag.
+const fmodeExec = 0x20
+
 // openHow is the resolution of every open below STORE.
 func openHow(flags int, mode uint32) *unix.OpenHow {
+	// The kernel hands FUSE an exec's open with __FMODE_EXEC, which
+	// openat2 refuses (EINVAL) as it does every flag it does not know.
+	flags &^= fmodeExec
 	flags |= unix.O_CLOEXEC | unix.O_NOFOLLOW
 	if flags&unix.O_PATH == 0 {
 		flags |= unix.O_NOCTTY // openat2 takes no other flag with O_PATH

@@ -47,11 +47,14 @@ func TestMountNoexec(t *testing.T) {
 		if err := os.WriteFile(prog, []byte("#!/bin/sh\necho ran\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		// Without noexec the kernel lets the exec through to the daemon
-		// (whatever it answers); with it, the kernel refuses.
+		// Without noexec the file runs (the exec's open reaches the
+		// daemon with __FMODE_EXEC); with it, the kernel refuses.
 		out, err := exec.Command(prog).Output()
 		if got := errors.Is(err, syscall.EACCES); got != noexec {
 			t.Errorf("flags %q: exec of a 0755 file: %v %q; EACCES %v, want %v", flags, err, out, got, noexec)
+		}
+		if !noexec && (err != nil || string(out) != "ran\n") {
+			t.Errorf("flags %q: exec of a 0755 file: %v %q, want it to run", flags, err, out)
 		}
 		d.stop()
 	}
