@@ -97,43 +97,100 @@ func checkUnits(dir, sd *os.File, idx *snapshot.StateIndex) []string {
 func checkUnit(ud *os.File, where string, u *snapshot.Unit, state *os.File) []string {
 	var out []string
 	for _, f := range stagedNames(ud) {
-		var want []byte
+		var err error
 		switch f {
 		case "type_url":
-			want = []byte(u.TypeURL + "\n")
-		case "value.bin", "value.txt":
+			err = compareEntry(ud, f, []byte(u.TypeURL+"\n"))
+		case "value.bin":
 			if state == nil {
 				continue
 			}
-			want = make([]byte, u.ValueLen)
-			if _, err := state.ReadAt(want, u.ValueOff); err != nil && !errors.Is(err, io.EOF) {
-				out = append(out, fmt.Sprintf("%s/%s: reading state.bin: %v", where, f, err))
+			// Compared in chunks: the declared length is the user's.
+			err = compareStream(ud, f, io.NewSectionReader(state, u.ValueOff, u.ValueLen), u.ValueLen)
+		case "value.txt":
+			if state == nil {
 				continue
 			}
-			if f == "value.txt" {
-				// protoc --decode_raw's text, as the view made it; a value
-				// with no text has no view to write back.
-				text, err := statetext.DecodeRaw(want)
-				if err != nil {
-					out = append(out, fmt.Sprintf("%s/value.txt: the staged state.bin's unit has no text view: %v", where, err))
-					continue
-				}
-				want = text
-			}
+			err = checkUnitText(ud, u, state)
 		case "value.json":
 			continue // depends on the schema of the mount that wrote it
 		default:
 			out = append(out, fmt.Sprintf("unexpected file %s/%s in the staging directory", where, f))
 			continue
 		}
-		got, err := readEntry(ud, f, max(int64(len(want)), maxViewFile))
 		if err != nil {
 			out = append(out, fmt.Sprintf("%s/%s: %v", where, f, err))
-		} else if !bytes.Equal(got, want) {
-			out = append(out, fmt.Sprintf("%s/%s differs from the staged state.bin's unit", where, f))
 		}
 	}
 	return out
+}
+
+// checkUnitText compares a written-back value.txt with the text the view
+// makes; a unit too large for a text view has none to write back, and
+// is refused before anything the size of it is allocated.
+func checkUnitText(ud *os.File, u *snapshot.Unit, state *os.File) error {
+	if u.ValueLen > statetext.MaxValueSize {
+		return fmt.Errorf("the staged state.bin's unit has no text view: %d bytes, more than %d", u.ValueLen, statetext.MaxValueSize)
+	}
+	b := make([]byte, u.ValueLen)
+	if _, err := state.ReadAt(b, u.ValueOff); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading state.bin: %v", err)
+	}
+	text, err := statetext.DecodeRaw(b)
+	if err != nil {
+		return fmt.Errorf("the staged state.bin's unit has no text view: %v", err)
+	}
+	return compareEntry(ud, "value.txt", text)
+}
+
+// compareEntry compares the staged file name with want.
+func compareEntry(dir *os.File, name string, want []byte) error {
+	got, err := readEntry(dir, name, max(int64(len(want)), maxViewFile))
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		return errors.New("differs from the staged state.bin's unit")
+	}
+	return nil
+}
+
+// compareChunk is how much of each side compareStream holds at a time.
+const compareChunk = 1 << 20
+
+// compareStream compares the staged file name with the n bytes of want,
+// a chunk at a time, and stops at the first difference: memory stays
+// bounded whatever length either side claims.
+func compareStream(dir *os.File, name string, want io.Reader, n int64) error {
+	fd, err := openEntry(dir, name, unix.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	differs := errors.New("differs from the staged state.bin's unit")
+	if st.Size != n {
+		return differs
+	}
+	a, b := make([]byte, compareChunk), make([]byte, compareChunk)
+	for n > 0 {
+		c := int(min(n, compareChunk))
+		if _, err := io.ReadFull(want, a[:c]); err != nil {
+			return fmt.Errorf("reading state.bin: %v", err)
+		}
+		if _, err := io.ReadFull(f, b[:c]); err != nil {
+			return differs
+		}
+		if !bytes.Equal(a[:c], b[:c]) {
+			return differs
+		}
+		n -= int64(c)
+	}
+	return nil
 }
 
 // removeViews deletes the written-back views of dir once they are
@@ -188,28 +245,57 @@ const sumsFile = "sha256sums"
 // published). Lines for other names, or not in sha256sum's format, are
 // findings too.
 func checkSums(dir *os.File) []string {
-	b, err := readEntry(dir, sumsFile, maxViewFile)
+	b, err := readEntry(dir, sumsFile, maxSumsFile)
 	if errors.Is(err, iofs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return []string{fmt.Sprintf("%s: %v", sumsFile, err)}
 	}
+	want, bad := parseSums(b)
+	if len(bad) > 0 {
+		return bad // invalid at once, before hashing anything
+	}
 	var out []string
-	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+	for _, name := range sourceFiles {
+		got, err := hashEntry(dir, name)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: %s: %v", sumsFile, name, err))
+		} else if got != want[name] {
+			out = append(out, fmt.Sprintf("%s has SHA-256 %s, but the written-back %s says %s", name, got, sumsFile, want[name]))
+		}
+	}
+	return out
+}
+
+// maxSumsFile bounds a written-back sha256sums: three lines of
+// "<64 hex>  <name>\n", with room to spare.
+const maxSumsFile = 4 << 10
+
+// parseSums reads a written-back sha256sums: exactly one line per source
+// file, nothing else. Anything else is a finding, so that no file is
+// hashed more than once per validation.
+func parseSums(b []byte) (map[string]string, []string) {
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != len(sourceFiles) {
+		return nil, []string{fmt.Sprintf("%s has %d lines, but a snapshot's has %d (one per file: %s); remove it or restore the one the mount made",
+			sumsFile, len(lines), len(sourceFiles), strings.Join(sourceFiles[:], ", "))}
+	}
+	want := make(map[string]string, len(sourceFiles))
+	var out []string
+	for i, line := range lines {
 		sum, name, ok := strings.Cut(line, "  ")
 		if !ok || len(sum) != 64 || !sourceFile(name) {
 			out = append(out, fmt.Sprintf("%s line %d: %q is not a digest of a snapshot file", sumsFile, i+1, line))
 			continue
 		}
-		got, err := hashEntry(dir, name)
-		if err != nil {
-			out = append(out, fmt.Sprintf("%s: %s: %v", sumsFile, name, err))
-		} else if got != sum {
-			out = append(out, fmt.Sprintf("%s has SHA-256 %s, but the written-back %s says %s", name, got, sumsFile, sum))
+		if _, dup := want[name]; dup {
+			out = append(out, fmt.Sprintf("%s line %d: a second line for %s", sumsFile, i+1, name))
+			continue
 		}
+		want[name] = sum
 	}
-	return out
+	return want, out
 }
 
 func sourceFile(name string) bool {
