@@ -1,0 +1,97 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// secHugeUnitState is the head of a state.bin whose one unit, "big",
+// declares a value of n bytes; the file is meant to be extended to its
+// full size sparsely.
+func secHugeUnitState(n int64) (head []byte, size int64) {
+	any := protowire.AppendTag(nil, 1, protowire.BytesType)
+	any = protowire.AppendString(any, "type.googleapis.com/x.Big")
+	any = protowire.AppendTag(any, 2, protowire.BytesType)
+	any = protowire.AppendVarint(any, uint64(n))
+	anyLen := int64(len(any)) + n
+	unit := protowire.AppendTag(nil, 1, protowire.BytesType)
+	unit = protowire.AppendString(unit, "big")
+	unit = protowire.AppendTag(unit, 2, protowire.BytesType)
+	unit = protowire.AppendVarint(unit, uint64(anyLen))
+	unitLen := int64(len(unit)) + anyLen
+	head = protowire.AppendTag(nil, 1, protowire.BytesType)
+	head = protowire.AppendVarint(head, uint64(unitLen))
+	size = int64(len(head)) + unitLen
+	return append(append(head, unit...), any...), size
+}
+
+// secAlive fails unless the daemon process runs and its mount answers.
+func secAlive(t *testing.T, d *daemon, what string) {
+	t.Helper()
+	select {
+	case <-d.done:
+		t.Fatalf("%s: the daemon exited: %v\n%s", what, d.err, d.Log())
+	default:
+	}
+	if !serving(d.Mnt) {
+		t.Fatalf("%s: the mount does not answer\n%s", what, d.Log())
+	}
+}
+
+// secWaitStatus waits until new/name/status holds want, the daemon
+// staying up meanwhile.
+func secWaitStatus(t *testing.T, d *daemon, name, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		secAlive(t, d, "waiting for new/"+name+"/status")
+		b, _ := os.ReadFile(d.Path("new", name, "status"))
+		if strings.Contains(string(b), want) {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new/%s/status does not say %q after 20s:\n%s", name, want, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A user stages a 1 TiB sparse state.bin whose unit declares nearly all
+// of it, with a written-back value.bin: the check compares in chunks, so
+// the daemon stays up, at this mount and at the next one on the same
+// STORE, and status says why the directory was refused.
+func TestSecHugeUnitWrittenBack(t *testing.T) {
+	e := secSetup(t, 0o1777)
+	u := secNewUser(t, e.probe)
+	head, size := secHugeUnitState(1<<40 - 64)
+	src := filepath.Join(e.dir, "src")
+	secWriteSnap(t, src, "huge", false)
+	writeFile(t, filepath.Join(src, "state.bin"), head)
+	if err := os.Chmod(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := e.mount(t) // the default commit delay validates it by itself
+	x := d.Path("new", "x")
+	sh := "set -e; mkdir " + x + "; cp " + src + "/manifest.bin " + src + "/memory.bin " + src + "/state.bin " + x +
+		"/; truncate -s " + fmt.Sprint(size) + " " + x + "/state.bin; mkdir -p " + x + "/state/big; printf x > " + x + "/state/big/value.bin"
+	if r := u.Run(t, "sh", "-c", sh); r.code != 0 {
+		t.Fatalf("staging as %s: %d %s", u.Name, r.code, r.stderr)
+	}
+	const why = "state/big/value.bin: differs from the staged state.bin's unit"
+	secWaitStatus(t, d, "x", why)
+	time.Sleep(3 * time.Second) // past another commit delay
+	secAlive(t, d, "after the refusal")
+	d.stop()
+
+	d2 := e.mount(t)
+	secWaitStatus(t, d2, "x", why)
+	time.Sleep(3 * time.Second)
+	secAlive(t, d2, "the remount, after the refusal")
+	wantAbsent(t, filepath.Join(e.store, "x"))
+}
