@@ -17,7 +17,9 @@ DEB_PKGS := fuse3 rsync tar xfsprogs restic borgbackup libarchive-tools acl attr
 all: build
 
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/snapfs
+	@# No cgo: the daemon drops CAP_SYS_RESOURCE on every thread
+	@# (syscall.AllThreadsSyscall, which cgo disables).
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/snapfs
 
 # A package counts only when installed (a removed one keeps its
 # configuration, and dpkg -s still knows it). fuse3 is named in every

@@ -80,8 +80,9 @@ type noPassthroughClone struct{ *cloneHandle }
 func (noPassthroughClone) PassthroughFd() (int, bool) { return -1, false }
 
 // openClone makes the private clone of the published file src (open, of
-// size bytes) for the snapshot name.
-func (s *Store) openClone(name string, src int, size int64) (*os.File, error) {
+// size bytes) for the snapshot name, owned by uid and gid: the restoring
+// user pays for its blocks (quotas), never root.
+func (s *Store) openClone(name string, src int, size int64, uid, gid uint32) (*os.File, error) {
 	start := time.Now()
 	fd, err := openAt(s.fd, ".", unix.O_TMPFILE|unix.O_RDWR, 0o600)
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
@@ -91,6 +92,10 @@ func (s *Store) openClone(name string, src int, size int64) (*os.File, error) {
 		return nil, fmt.Errorf("restore clone of %s/memory.bin: %w", name, err)
 	}
 	f := os.NewFile(uintptr(fd), name+"/memory.bin (clone)")
+	if err := unix.Fchown(fd, int(uid), int(gid)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("restore clone of %s/memory.bin: giving it to uid %d: %w", name, uid, err)
+	}
 	if err := unix.IoctlFileClone(fd, src); err == nil {
 		slog.Debug("restore clone", "snapshot", name, "reflink", true, "took", time.Since(start))
 		return f, nil
@@ -246,7 +251,8 @@ func (b *backingNode) clone(ctx context.Context) (*cloneHandle, syscall.Errno) {
 		release()
 		return nil, syscall.EACCES
 	}
-	f, err := b.t.store.openClone(b.snap.get(), src, st.Size)
+	uid, gid := callerOf(ctx)
+	f, err := b.t.store.openClone(b.snap.get(), src, st.Size, uid, gid)
 	if err != nil {
 		release()
 		return nil, toErrno(ctx, "open", err)

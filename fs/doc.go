@@ -38,7 +38,10 @@
 //
 // A read-write open of a published memory.bin gets a private clone
 // (clone.go): an O_TMPFILE on STORE's filesystem, filled by FICLONE or a
-// sparse copy, handed to the kernel with passthrough. The kernel keeps
+// sparse copy, handed to the kernel with passthrough. A clone, like a
+// staged file, is owned by the user who made it, so quotas charge them;
+// the daemon drops CAP_SYS_RESOURCE at mount (caps.go), so the writes
+// the kernel makes on its fds stop at the owner's quota. The kernel keeps
 // one backing file and one page cache per inode, so every lookup of
 // memory.bin makes a new node and its entry is never cached
 // (rawlookup.go).

@@ -44,6 +44,7 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	// has the caller's umask applied already.
 	syscall.Umask(0)
 	raiseFdLimit()
+	giveUpSysResource()
 	var schema *schemaHolder
 	if cfg.Schema != "" {
 		// A schema that does not parse stops the mount, with the
