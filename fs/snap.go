@@ -23,8 +23,9 @@ const (
 
 // fileStat is an lstat of one source file; err says why it is unusable.
 type fileStat struct {
-	st  unix.Stat_t
-	err error
+	st   unix.Stat_t
+	err  error
+	caps bool // has file capabilities (a status error)
 }
 
 func (f *fileStat) same(o *fileStat) bool {
@@ -174,7 +175,19 @@ func (sn *Snap) checkInput() snapshot.CheckInput {
 		MemoryMtime:    time.Unix(mem.st.Mtim.Unix()),
 		MemoryErr:      mem.err,
 		DigestProblems: sn.digestInfo().problems,
+		Perms:          sn.perms(),
 	}
+}
+
+// perms are the modes and capabilities of the source files that exist.
+func (sn *Snap) perms() []snapshot.FilePerm {
+	var out []snapshot.FilePerm
+	for i, f := range sn.key.files {
+		if f.err == nil {
+			out = append(out, snapshot.FilePerm{Name: sourceFiles[i], Mode: f.st.Mode, Caps: f.caps})
+		}
+	}
+	return out
 }
 
 // Report is the snapshot's validation without store-wide checks, which

@@ -319,6 +319,25 @@ func chownFd(fd, uid, gid int) error {
 // set-id bits, so there is never anything to remove.
 const noPriv = ^uint32(unix.S_ISUID | unix.S_ISGID)
 
+// killPriv clears set-id bits of the file fd holds before a user other
+// than root writes or truncates it, as the kernel does for a writer
+// without CAP_FSETID: the daemon writes as root, which keeps them.
+// (S_ISGID without group execute is mandatory locking, and stays.)
+func killPriv(fd int, uid uint32) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	kill := st.Mode & unix.S_ISUID
+	if st.Mode&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP {
+		kill |= unix.S_ISGID
+	}
+	if uid == 0 || kill == 0 || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	return unix.Chmod(procPath(fd), st.Mode&0o7777&^kill)
+}
+
 // setattrFd applies a SETATTR's mode, owner and times to the file fd
 // holds; never to a name. (Size is the caller's: it needs a writable fd.)
 // A regular file gets no set-id bits (noPriv).

@@ -106,8 +106,15 @@ func (t *tree) stagedCreate(ctx context.Context, dp place, name string, flags, m
 	err = t.stage.changeAt(dp.child(name), func(st *stage, dir *os.File) error {
 		fd, err := openAt(int(dir.Fd()), name, int(flags)|unix.O_CREAT|unix.O_EXCL, mode&noPriv)
 		if errors.Is(err, unix.EEXIST) && flags&unix.O_EXCL == 0 {
-			// Made by someone else since the kernel's lookup: an open.
-			fd, err = openEntry(dir, name, int(flags)&^unix.O_CREAT, 0)
+			// Made by someone else since the kernel's lookup: an open,
+			// checked before it may truncate.
+			if fd, err = openEntry(dir, name, unix.O_PATH, 0); err == nil {
+				err = t.stage.frozen(fd, name)
+				unix.Close(fd)
+			}
+			if err == nil {
+				fd, err = openEntry(dir, name, int(flags)&^unix.O_CREAT, 0)
+			}
 		} else if err == nil {
 			uid, gid := callerOf(ctx)
 			if err = chownFd(fd, int(uid), int(gid)); err != nil {
@@ -118,8 +125,8 @@ func (t *tree) stagedCreate(ctx context.Context, dp place, name string, flags, m
 		if err != nil {
 			return err
 		}
-		h = newStagedHandle(t, st, fd, flags, release)
-		return nil
+		h, err = newStagedHandle(t, st, fd, flags, release)
+		return err
 	})
 	if err != nil {
 		release()

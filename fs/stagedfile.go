@@ -88,35 +88,44 @@ func (f *stagedFileNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out 
 // Setattr changes the file the handle holds when the request carries
 // one, else the file this node is; never whatever its name holds now.
 func (f *stagedFileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	uid, _ := callerOf(ctx)
 	err := f.change(func(_ *stage, dir *os.File, name string) error {
 		if h, ok := fh.(*stagedHandle); ok {
+			if err := f.t.stage.frozen(h.fd, name); err != nil {
+				return err
+			}
 			if size, ok := in.GetSize(); ok {
 				if err := unix.Ftruncate(h.fd, int64(size)); err != nil {
 					return err
 				}
+				if err := killPriv(h.fd, uid); err != nil {
+					return err
+				}
 			}
 			return setattrFd(h.fd, in)
-		}
-		if size, ok := in.GetSize(); ok {
-			fd, err := openEntry(dir, name, unix.O_WRONLY, f.ino)
-			if err != nil {
-				return err
-			}
-			if err := f.t.store.notPublished(fd, name); err != nil {
-				unix.Close(fd)
-				return err
-			}
-			err = unix.Ftruncate(fd, int64(size))
-			unix.Close(fd)
-			if err != nil {
-				return err
-			}
 		}
 		fd, err := openEntry(dir, name, unix.O_PATH, f.ino)
 		if err != nil {
 			return err
 		}
 		defer unix.Close(fd)
+		if err := f.t.stage.frozen(fd, name); err != nil {
+			return err
+		}
+		if size, ok := in.GetSize(); ok {
+			wfd, err := openEntry(dir, name, unix.O_WRONLY, f.ino)
+			if err != nil {
+				return err
+			}
+			err = unix.Ftruncate(wfd, int64(size))
+			if err == nil {
+				err = killPriv(wfd, uid)
+			}
+			unix.Close(wfd)
+			if err != nil {
+				return err
+			}
+		}
 		return setattrFd(fd, in)
 	})
 	if err != nil {
@@ -134,6 +143,7 @@ func (f *stagedFileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHan
 		return nil, 0, toErrno(ctx, "open", err)
 	}
 	var h *stagedHandle
+	uid, _ := callerOf(ctx)
 	open := func(st *stage, dir *os.File, name string) error {
 		if wantsWrite(flags) {
 			// Checked before the open, which may truncate.
@@ -141,7 +151,10 @@ func (f *stagedFileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHan
 			if err != nil {
 				return err
 			}
-			err = f.t.store.notPublished(fd, name)
+			err = f.t.stage.frozen(fd, name)
+			if err == nil {
+				err = killPriv(fd, uid)
+			}
 			unix.Close(fd)
 			if err != nil {
 				return err
@@ -151,8 +164,8 @@ func (f *stagedFileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHan
 		if err != nil {
 			return err
 		}
-		h = newStagedHandle(f.t, st, fd, flags, release)
-		return nil
+		h, err = newStagedHandle(f.t, st, fd, flags, release)
+		return err
 	}
 	if wantsWrite(flags) {
 		err = f.change(open)

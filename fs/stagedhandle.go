@@ -27,8 +27,8 @@ var (
 )
 
 // newStagedHandle wraps fd. A writer is counted in st, whose lock the
-// caller holds.
-func newStagedHandle(t *tree, st *stage, fd int, flags uint32, release func()) *stagedHandle {
+// caller holds; on an error fd is closed.
+func newStagedHandle(t *tree, st *stage, fd int, flags uint32, release func()) (*stagedHandle, error) {
 	h := &stagedHandle{
 		LoopbackFile: fusefs.NewLoopbackFile(fd).(*fusefs.LoopbackFile),
 		t:            t,
@@ -36,11 +36,18 @@ func newStagedHandle(t *tree, st *stage, fd int, flags uint32, release func()) *
 		release:      release,
 	}
 	var fst unix.Stat_t
-	if wantsWrite(flags) && st != nil && unix.Fstat(fd, &fst) == nil {
+	if wantsWrite(flags) && st != nil {
+		if err := unix.Fstat(fd, &fst); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		if err := t.stage.opened(st, &fst); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
 		h.stage, h.ino = st, fst.Ino
-		t.stage.opened(st, fst.Ino)
 	}
-	return h
+	return h, nil
 }
 
 func (h *stagedHandle) fdOf() int { return h.fd }

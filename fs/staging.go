@@ -32,8 +32,9 @@ type stager struct {
 	t       *tree
 	mu      sync.Mutex
 	stages  map[string]*stage
-	inodes  map[uint64]int // STORE inode -> handles open for writing, in any stage
-	refused atomic.Bool    // logged that .snapfs-staging is refused
+	inodes  map[uint64]int     // STORE inode -> handles open for writing, in any stage
+	refused atomic.Bool        // logged that .snapfs-staging is refused
+	sealed  map[fileKey]string // files of snapshots published or publishing (seal.go)
 
 	// published is called after a staging directory became STORE/name,
 	// so the kernel can drop its stale entries.
@@ -58,16 +59,21 @@ type stage struct {
 }
 
 func newStager(t *tree) *stager {
-	return &stager{t: t, stages: map[string]*stage{}, inodes: map[uint64]int{}}
+	return &stager{t: t, stages: map[string]*stage{}, inodes: map[uint64]int{}, sealed: map[fileKey]string{}}
 }
 
-// opened counts a handle open for writing on the file ino of st, whose
-// lock the caller holds.
-func (s *stager) opened(st *stage, ino uint64) {
-	st.writers++
+// opened counts a handle open for writing on the file fst of st, whose
+// lock the caller holds; a sealed file is refused here, under s.mu, so
+// publishing (which seals, then looks for writers) cannot miss it.
+func (s *stager) opened(st *stage, fst *unix.Stat_t) error {
 	s.mu.Lock()
-	s.inodes[ino]++
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if snap := s.sealed[keyOf(fst)]; snap != "" {
+		return fmt.Errorf("a file of the published snapshot %s: %w", snap, syscall.EROFS)
+	}
+	st.writers++
+	s.inodes[fst.Ino]++
+	return nil
 }
 
 // busy reports whether a staged file of dir is open for writing through
@@ -492,6 +498,17 @@ func (s *stager) publish(name, target string) error {
 		return err
 	}
 	defer dir.Close()
+	// Sealed first, then no writer may be left: nothing reaches the files
+	// through another staging name from here on (seal.go).
+	keys := s.seal(dir, target)
+	ok := false
+	defer func() {
+		if ok {
+			go s.unlinkLeftovers(target, keys)
+		} else {
+			s.unseal(keys)
+		}
+	}()
 	// The kernel sends RELEASE after close(2) returns, so a writer that
 	// just closed may still count: give it a moment before refusing.
 	for wait := 0; (st.writers > 0 || s.busy(dir)) && wait < 100; wait++ {
@@ -530,6 +547,9 @@ func (s *stager) publish(name, target string) error {
 	if err := removeViews(dir); err != nil {
 		return err
 	}
+	if err := stripPrivileges(dir, name); err != nil {
+		return err
+	}
 	store, err := openDirAt(s.t.store.fd, ".")
 	if err != nil {
 		return err
@@ -547,7 +567,7 @@ func (s *stager) publish(name, target string) error {
 		st.last = "error: " + err.Error() + "\n"
 		return err
 	}
-	st.done = true
+	st.done, ok = true, true
 	if st.timer != nil {
 		st.timer.Stop()
 	}

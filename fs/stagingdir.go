@@ -277,6 +277,9 @@ func (d *stagingDirNode) Link(ctx context.Context, target fusefs.InodeEmbedder, 
 			return err
 		}
 		defer unix.Close(fd)
+		if err := d.t.stage.frozen(fd, srcName); err != nil {
+			return err
+		}
 		err = unix.Linkat(fd, "", int(dir.Fd()), name, unix.AT_EMPTY_PATH)
 		if err == unix.ENOENT || err == unix.EPERM {
 			// AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (a daemon not run

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/snapfs/snapfs/snapshot"
 )
 
 // Store reads STORE on demand and caches what it decoded per snapshot,
@@ -251,10 +253,19 @@ func statAt(dfd int, name string) fileStat {
 	}
 	switch fs.st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
+		fs.caps = hasCaps(dfd, name)
 	case unix.S_IFLNK:
 		fs.err = errors.New("is a symlink, not a regular file")
 	default:
 		fs.err = fmt.Errorf("is not a regular file (mode %#o)", fs.st.Mode&unix.S_IFMT)
 	}
 	return fs
+}
+
+// hasCaps reports whether the regular file name in the directory dfd has
+// file capabilities. The directory is named by its fd, and lgetxattr
+// follows no final symlink: only the entry of that directory is read.
+func hasCaps(dfd int, name string) bool {
+	_, err := unix.Lgetxattr(procPath(dfd)+"/"+name, snapshot.CapabilityXattr, nil)
+	return err == nil || err == unix.ERANGE
 }

@@ -38,6 +38,9 @@ func (f *stagedFileNode) changeFd(fn func(fd int) error) error {
 			return err
 		}
 		defer unix.Close(fd)
+		if err := f.t.stage.frozen(fd, name); err != nil {
+			return err
+		}
 		return fn(fd)
 	})
 }

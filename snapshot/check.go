@@ -35,6 +35,9 @@ type CheckInput struct {
 	Now time.Time
 	// NoClock leaves that check out, for a report kept while time passes.
 	NoClock bool
+
+	// Perms are the modes and capabilities of the files that exist.
+	Perms []FilePerm
 }
 
 // mtimeSlack is how much later than created_at memory.bin may be modified
@@ -98,6 +101,11 @@ func Check(in CheckInput) *Report {
 
 	for _, p := range in.DigestProblems {
 		r.Add(Error, p)
+	}
+	for _, f := range in.Perms {
+		if p := permProblem(f); p != "" {
+			r.Add(Error, p)
+		}
 	}
 
 	checkWarnings(r, m, in)

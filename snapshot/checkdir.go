@@ -27,6 +27,7 @@ func CheckDir(dir string) *Report {
 		in.MemorySize, in.MemoryMtime = fi.Size(), fi.ModTime()
 		in.MemorySharedWith = sharedMemory(dir, fi)
 	}
+	in.Perms = dirPerms(dir)
 	return Check(in)
 }
 
