@@ -30,9 +30,20 @@ func (r *rootNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if reserved(name) || r.t.opts.ReadOnly {
 		return syscall.EROFS
 	}
-	uid, _ := callerOf(ctx)
+	uid, gid := callerOf(ctx)
 	node, want := r.known(name)
-	entry, err := r.t.store.Trash(name, r.mayChange(uid, name, want))
+	groups := callerGroups(ctx)
+	may := r.mayChange(uid, name, want)
+	entry, err := r.t.store.Trash(name, func(st *unix.Stat_t) error {
+		if err := may(st); err != nil {
+			return err
+		}
+		// What rm -rf would need: its entries are removed from it.
+		if !mayWriteDir(st, uid, gid, groups) {
+			return fmt.Errorf("snapshot %q (uid %d, mode %#o) may not be written by uid %d: %w", name, st.Uid, st.Mode&0o7777, uid, syscall.EACCES)
+		}
+		return nil
+	})
 	if err != nil {
 		return toErrno(ctx, "rmdir", err)
 	}

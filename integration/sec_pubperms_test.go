@@ -216,3 +216,24 @@ func TestSecLeftoverLinkReadOnly(t *testing.T) {
 	}
 	mgLogged(t, d, "removed a staging link", "ram")
 }
+
+// TestSecRmdirNeedsDirWrite (issue 18, finding 10): in a STORE others may
+// write that is not sticky, rmdir MNT/<name> needs what rm -rf would:
+// write and search on the snapshot directory. B cannot delete A's 0700
+// snapshot (EACCES, it stays); A can.
+func TestSecRmdirNeedsDirWrite(t *testing.T) {
+	e := secSetup(t, 0o777)
+	a := secNewUser(t, e.probe)
+	b := secNewUser(t, e.probe)
+	dir := makeSnap(t, e.store, "mine", snapSpec{})
+	secChownSnap(t, dir, a)
+	secChmodSnap(t, dir, 0o700, 0o600)
+	d := e.mount(t)
+	if got, _ := b.Do(t, "rmdir", d.Path("mine")); got != unix.EACCES {
+		t.Errorf("as B: rmdir A's 0700 snapshot: %s, want EACCES", secErr(got))
+	}
+	if _, err := os.Stat(filepath.Join(e.store, "mine", "memory.bin")); err != nil {
+		t.Fatalf("A's snapshot is gone: %v", err)
+	}
+	a.Want(t, "rmdir", d.Path("mine"), 0)
+}
