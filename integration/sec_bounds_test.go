@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/snapfs/snapfs/snapshot"
 )
 
 // secHugeUnitState is the head of a state.bin whose one unit, "big",
@@ -94,4 +96,52 @@ func TestSecHugeUnitWrittenBack(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	secAlive(t, d2, "the remount, after the refusal")
 	wantAbsent(t, filepath.Join(e.store, "x"))
+}
+
+// secNestedAnys is a nest.Box value holding n levels of Box-in-Any,
+// built in linear time.
+func secNestedAnys(n int) []byte {
+	const url = "type.googleapis.com/nest.Box"
+	core := protowire.AppendVarint(protowire.AppendTag(nil, 3, protowire.VarintType), 1)
+	var prefixes [][]byte
+	size := len(core)
+	for i := 0; i < n; i++ {
+		a := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), url)
+		a = protowire.AppendVarint(protowire.AppendTag(a, 2, protowire.BytesType), uint64(size))
+		p := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.BytesType), uint64(len(a)+size))
+		prefixes = append(prefixes, append(p, a...))
+		size += len(prefixes[i])
+	}
+	out := make([]byte, 0, size)
+	for i := n - 1; i >= 0; i-- {
+		out = append(out, prefixes[i]...)
+	}
+	return append(out, core...)
+}
+
+// A unit of ~750 KiB of nested google.protobuf.Any values, with a schema
+// that knows the type, gives a status warning naming the unit and the
+// limit, quickly, and no value.json.
+func TestSecNestedAnyBounded(t *testing.T) {
+	store := t.TempDir()
+	makeSnap(t, store, "vm", snapSpec{Units: []snapshot.StateUnit{
+		{Name: "nest", TypeURL: "type.googleapis.com/nest.Box", Value: secNestedAnys(20000)},
+	}})
+	schema := schemaCopy(t)
+	writeFile(t, schema+"/nest.proto", []byte("syntax = \"proto3\";\npackage nest;\nimport \"google/protobuf/any.proto\";\n"+
+		"message Box {\n  google.protobuf.Any inner = 1;\n  uint32 v = 3;\n}\n"))
+	d := mountStore(t, store, "", "--schema", schema)
+	done := make(chan string, 1)
+	go func() { done <- strings.Join(statusLines(t, d, "vm"), "\n") }()
+	select {
+	case status := <-done:
+		if !strings.Contains(status, `state unit "nest" has no value.json`) || !strings.Contains(status, "google.protobuf.Any nested more than") &&
+			!strings.Contains(status, "google.protobuf.Any values of more than") {
+			t.Errorf("status does not name the unit and the Any limit:\n%s", status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("cat vm/status: no answer in 10s")
+	}
+	wantAbsent(t, d.Path("vm", "state", "nest", "value.json"))
+	secAlive(t, d, "after the nested Anys")
 }

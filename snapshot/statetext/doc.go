@@ -11,6 +11,8 @@
 //
 // Both are bounded: values larger than MaxValueSize and texts larger
 // than MaxTextSize are refused (ErrTooLarge), groups nest at most 100
-// deep and typed messages at most 100 deep, so a hostile state.bin costs
+// deep and typed messages at most 100 deep, google.protobuf.Any values
+// nest at most MaxAnyDepth deep and hold at most MaxAnyBytes in all (each
+// level counted: protojson decodes them anew), so a hostile state.bin costs
 // bounded memory and time.
 package statetext

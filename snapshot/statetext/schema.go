@@ -169,6 +169,9 @@ func (s *Schema) Decode(typeURL string, value []byte) (proto.Message, error) {
 	if err := opts.Unmarshal(value, m); err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrNoDecode, mt.Descriptor().FullName(), err)
 	}
+	if err := checkAnys(m, typeResolver{s.res}); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
