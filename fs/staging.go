@@ -247,6 +247,9 @@ func (s *stager) mkdir(name string, mode uint32, uid, gid int, pid uint32) error
 		return err
 	}
 	defer r.Close()
+	if err := s.underCap(r, uid); err != nil {
+		return err
+	}
 	if err := unix.Mkdirat(int(r.Fd()), name, mode&0o7777); err != nil {
 		return err
 	}
@@ -263,6 +266,37 @@ func (s *stager) mkdir(name string, mode uint32, uid, gid int, pid uint32) error
 	st.mu.Lock()
 	st.maker, st.wroteBack, st.statusGone = pid, false, false
 	st.mu.Unlock()
+	return nil
+}
+
+// DefaultMaxStagingDirsPerUser is how many staging directories one user
+// may have in new/ at once.
+const DefaultMaxStagingDirsPerUser = 64
+
+// underCap refuses (EDQUOT) a new staging directory for uid once it owns
+// the most it may: every staging directory costs the daemon memory and
+// a watch. Root is not limited.
+func (s *stager) underCap(r *os.File, uid int) error {
+	max := s.t.opts.MaxStagingDirsPerUser
+	if max <= 0 {
+		max = DefaultMaxStagingDirsPerUser
+	}
+	if uid == 0 {
+		return nil
+	}
+	names, err := entryNames(r)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, e := range names {
+		if st, err := statEntry(r, e); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && int(st.Uid) == uid {
+			n++
+		}
+	}
+	if n >= max {
+		return fmt.Errorf("uid %d has %d staging directories in new/, the most allowed (--max-staging-dirs-per-user): publish or remove one: %w", uid, n, syscall.EDQUOT)
+	}
 	return nil
 }
 

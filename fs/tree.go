@@ -31,6 +31,9 @@ type Options struct {
 	// MaxFdsPerUser bounds the STORE fds one user's open files hold in
 	// the daemon (0: DefaultMaxFdsPerUser).
 	MaxFdsPerUser int
+	// MaxStagingDirsPerUser bounds the staging directories one user other
+	// than root may have in new/ (0: DefaultMaxStagingDirsPerUser).
+	MaxStagingDirsPerUser int
 	// Schema is a directory of .proto files (openvmm
 	// --write-saved-state-proto): with it, state/<unit>/value.json.
 	Schema string

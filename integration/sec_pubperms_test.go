@@ -237,3 +237,22 @@ func TestSecRmdirNeedsDirWrite(t *testing.T) {
 	}
 	a.Want(t, "rmdir", d.Path("mine"), 0)
 }
+
+// TestSecStagingCap (issue 18, finding 10): one user's staging
+// directories are capped (--max-staging-dirs-per-user); past it mkdir in
+// new/ is EDQUOT for that user only.
+func TestSecStagingCap(t *testing.T) {
+	e := secSetup(t, 0o777|os.ModeSticky)
+	a := secNewUser(t, e.probe)
+	b := secNewUser(t, e.probe)
+	d := e.mount(t, "--max-staging-dirs-per-user", "2")
+	a.Want(t, "mkdir", d.Path("new", "a1"), 0)
+	a.Want(t, "mkdir", d.Path("new", "a2"), 0)
+	a.Want(t, "mkdir", d.Path("new", "a3"), unix.EDQUOT)
+	b.Want(t, "mkdir", d.Path("new", "b1"), 0)
+	if err := os.Mkdir(d.Path("new", "r1"), 0o755); err != nil {
+		t.Errorf("root: mkdir new/r1: %v", err)
+	}
+	a.Want(t, "rmdir", d.Path("new", "a1"), 0)
+	a.Want(t, "mkdir", d.Path("new", "a3"), 0)
+}

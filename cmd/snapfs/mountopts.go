@@ -54,6 +54,10 @@ func (a *mountArgs) applyOptions(list string) error {
 			if err := positiveOption(key, val, &a.cfg.MaxFdsPerUser); err != nil {
 				return err
 			}
+		case "max_staging_dirs_per_user":
+			if err := positiveOption(key, val, &a.cfg.MaxStagingDirsPerUser); err != nil {
+				return err
+			}
 		case "log":
 			a.logFile = val
 		case "schema":
