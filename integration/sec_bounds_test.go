@@ -145,3 +145,58 @@ func TestSecNestedAnyBounded(t *testing.T) {
 	wantAbsent(t, d.Path("vm", "state", "nest", "value.json"))
 	secAlive(t, d, "after the nested Anys")
 }
+
+// secVmKB is a field (VmRSS, VmHWM) of /proc/pid/status, in KiB.
+func secVmKB(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+			return kb
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+// Twenty published snapshots share, by hard link, one 64 MiB state.bin
+// of 64 KiB unit names; another user cats each status. The index refuses
+// names past MaxStateStrings in all, so the daemon's peak RSS stays
+// under 400 MiB (it grew by the file's size per snapshot before).
+func TestSecHardLinkedBigNamesRSS(t *testing.T) {
+	e := secSetup(t, 0o755)
+	u := secNewUser(t, e.probe)
+	long := strings.Repeat("n", 64<<10-64)
+	units := make([]snapshot.StateUnit, 1000)
+	for i := range units {
+		units[i] = snapshot.StateUnit{Name: fmt.Sprint(i, long), TypeURL: "type.googleapis.com/x." + long}
+	}
+	first := makeSnap(t, e.store, "n0", snapSpec{StateBytes: snapshot.EncodeState(units)})
+	const n = 20
+	for i := 1; i < n; i++ {
+		dir := makeSnap(t, e.store, fmt.Sprint("n", i), snapSpec{NoState: true})
+		if err := os.Link(filepath.Join(first, "state.bin"), filepath.Join(dir, "state.bin")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := e.mount(t)
+	for i := 0; i < n; i++ {
+		r := u.Run(t, "cat", d.Path(fmt.Sprint("n", i), "status"))
+		if r.code != 0 {
+			t.Fatalf("cat n%d/status as %s: %d %s", i, u.Name, r.code, r.stderr)
+		}
+		if i == 0 && !strings.Contains(r.stdout, "in all") {
+			t.Errorf("n0/status does not say the names are over the limit:\n%s", r.stdout)
+		}
+	}
+	secAlive(t, d, "after the cats")
+	pid := d.cmd.Process.Pid
+	if hwm := secVmKB(t, pid, "VmHWM"); hwm > 400<<10 {
+		t.Errorf("daemon peak RSS %d MiB (VmRSS %d MiB), want under 400 MiB", hwm>>10, secVmKB(t, pid, "VmRSS")>>10)
+	}
+}

@@ -48,6 +48,11 @@ func IndexState(r io.ReaderAt, size int64) (*StateIndex, error) {
 	return x, nil
 }
 
+// MaxStateStrings bounds the bytes of all unit names and type URLs of one
+// state.bin, which the index keeps: real ones are a few kilobytes, and
+// 65,536 units of 64 KiB names would otherwise cost the daemon 8 GiB.
+const MaxStateStrings = 4 << 20
+
 // MaxUnits bounds the units of one state.bin. A VM has tens of devices;
 // the bound keeps a hostile file of tiny units from costing the daemon
 // gigabytes of index.
@@ -183,6 +188,9 @@ func (w *window) str(f field, what string) (string, error) {
 	n := f.end - f.valOff
 	if n > maxStateString {
 		return "", fmt.Errorf("offset %d: %s is too long (%d bytes, limit %d)", f.off, what, n, maxStateString)
+	}
+	if w.strs += n; w.strs > MaxStateStrings {
+		return "", fmt.Errorf("offset %d: unit names and type URLs hold more than %d bytes in all (the limit of one state.bin)", f.off, MaxStateStrings)
 	}
 	b, err := w.bytesAt(f.valOff, int(n))
 	if err == nil && int64(len(b)) < n {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -127,3 +128,22 @@ func TestIndexStateShortFile(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) ReadAt([]byte, int64) (int, error) { return 0, e.err }
+
+// The names and type URLs of one state.bin are bounded in all, with an
+// error that says so; the index of a file within the bound is whole.
+func TestIndexStateStringBudget(t *testing.T) {
+	long := strings.Repeat("n", 60<<10)
+	var units []StateUnit
+	for i := 0; i*2*len(long) <= MaxStateStrings; i++ {
+		units = append(units, StateUnit{Name: fmt.Sprint(i, long), TypeURL: "type.googleapis.com/" + long})
+	}
+	b := EncodeState(units)
+	_, err := IndexState(bytes.NewReader(b), int64(len(b)))
+	if err == nil || !strings.Contains(err.Error(), "in all") {
+		t.Fatalf("%d units of %d-byte names: %v, want the string budget", len(units), len(long), err)
+	}
+	b = EncodeState(units[:len(units)/2])
+	if x, err := IndexState(bytes.NewReader(b), int64(len(b))); err != nil || len(x.Units) != len(units)/2 {
+		t.Fatalf("half as many units: %v", err)
+	}
+}

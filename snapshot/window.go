@@ -19,6 +19,7 @@ type window struct {
 	size int64
 	buf  []byte
 	base int64 // file offset of buf[0]
+	strs int64 // bytes of the strings str returned so far
 }
 
 // bytesAt returns up to n bytes at off (n <= windowSize), fewer only at the
