@@ -45,6 +45,26 @@ var errTrashRefused = fmt.Errorf("%s is not a directory owned by root, the daemo
 // directory owned by root, this process's user or STORE's owner (who
 // could write STORE anyway) that nobody else may write.
 func (s *Store) trashDir(create bool) (*os.File, error) {
+	d, err := s.trustedTrash(create)
+	if !errors.Is(err, errTrashRefused) || !s.moveAside(trashDirName) {
+		return d, err
+	}
+	return s.trustedTrash(create)
+}
+
+// moveAside renames the hidden STORE entry name, which is not the
+// daemon's (someone else made it, in a STORE others may write), to
+// name.refused-<time>, so snapfs can make its own: a squatter must not
+// make every delete fail.
+func (s *Store) moveAside(name string) bool {
+	aside := fmt.Sprintf("%s.refused-%d", name, time.Now().UnixNano())
+	err := snapshot.RenameNoReplace(s.fd, name, s.fd, aside)
+	slog.Warn("moved aside a hidden directory that is not the daemon's", "store", s.Dir, "entry", name, "to", aside, "err", err)
+	return err == nil
+}
+
+// trustedTrash is trashDir without moving a refused trash aside.
+func (s *Store) trustedTrash(create bool) (*os.File, error) {
 	d, err := openDirAt(s.fd, trashDirName)
 	if errors.Is(err, unix.ENOENT) && create {
 		var store unix.Stat_t

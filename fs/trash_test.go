@@ -74,22 +74,34 @@ func TestTrashEmptiesWithoutFollowing(t *testing.T) {
 func TestTrashRefused(t *testing.T) {
 	s, dir := trashStore(t)
 	mkfile(t, filepath.Join(dir, "a", "manifest.bin"))
-	// Not a directory: a symlink to one is never used.
+	mkfile(t, filepath.Join(dir, "b", "manifest.bin"))
+	// Not the daemon's: a symlink, or a directory others may write, is
+	// moved aside and a trash of the daemon's made anew.
 	elsewhere := t.TempDir()
 	os.Symlink(elsewhere, filepath.Join(dir, trashDirName))
-	if _, err := s.Trash("a", nil); !errors.Is(err, syscall.EACCES) {
-		t.Errorf("symlinked trash: %v, want EACCES", err)
+	if _, err := s.Trash("a", nil); err != nil {
+		t.Errorf("symlinked trash: %v, want it moved aside", err)
 	}
-	os.Remove(filepath.Join(dir, trashDirName))
-	// Writable by others.
+	if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
+		t.Errorf("the symlink's target got %v", ents)
+	}
+	os.RemoveAll(filepath.Join(dir, trashDirName))
 	os.Mkdir(filepath.Join(dir, trashDirName), 0o700)
 	os.Chmod(filepath.Join(dir, trashDirName), 0o777)
-	if _, err := s.Trash("a", nil); !errors.Is(err, syscall.EACCES) {
-		t.Errorf("world-writable trash: %v, want EACCES", err)
+	if _, err := s.Trash("b", nil); err != nil {
+		t.Errorf("world-writable trash: %v, want it moved aside", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "a", "manifest.bin")); err != nil {
-		t.Errorf("a moved although refused: %v", err)
+	var aside int
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), trashDirName+".refused-") {
+			aside++
+		}
 	}
+	if aside != 2 {
+		t.Errorf("STORE holds %v, want two trashes moved aside", ents)
+	}
+	mkfile(t, filepath.Join(dir, "a", "manifest.bin"))
 	// The check refuses: nothing moves.
 	os.Chmod(filepath.Join(dir, trashDirName), 0o700)
 	if _, err := s.Trash("a", func(*unix.Stat_t) error { return syscall.EPERM }); !errors.Is(err, syscall.EPERM) {

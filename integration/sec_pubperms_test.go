@@ -256,3 +256,25 @@ func TestSecStagingCap(t *testing.T) {
 	a.Want(t, "rmdir", d.Path("new", "a1"), 0)
 	a.Want(t, "mkdir", d.Path("new", "a3"), 0)
 }
+
+// TestSecTrashSquatted (issue 18, finding 10): a .snapfs-trash another
+// user made in a 1777 STORE does not make rmdir fail: it is moved aside
+// (logged) and the daemon makes its own.
+func TestSecTrashSquatted(t *testing.T) {
+	e := secSetup(t, 0o777|os.ModeSticky)
+	a := secNewUser(t, e.probe)
+	b := secNewUser(t, e.probe)
+	secChownSnap(t, makeSnap(t, e.store, "mine", snapSpec{}), a)
+	if r := b.Run(t, "mkdir", "-m", "0700", filepath.Join(e.store, ".snapfs-trash")); r.code != 0 {
+		t.Fatalf("as B: mkdir STORE/.snapfs-trash: %s", r.stderr)
+	}
+	d := e.mount(t)
+	a.Want(t, "rmdir", d.Path("mine"), 0)
+	if _, err := os.Stat(filepath.Join(e.store, "mine")); !os.IsNotExist(err) {
+		t.Errorf("STORE/mine after rmdir: %v", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(e.store, ".snapfs-trash.refused-*")); len(m) != 1 {
+		t.Errorf("B's trash not moved aside: %v", m)
+	}
+	mgLogged(t, d, "moved aside", ".snapfs-trash")
+}
