@@ -84,18 +84,24 @@ func (noPassthroughClone) PassthroughFd() (int, bool) { return -1, false }
 // user pays for its blocks (quotas), never root.
 func (s *Store) openClone(name string, src int, size int64, uid, gid uint32) (*os.File, error) {
 	start := time.Now()
+	own := func(fd int) error {
+		if err := unix.Fchown(fd, int(uid), int(gid)); err != nil {
+			return fmt.Errorf("giving it to uid %d: %w", uid, err)
+		}
+		return nil
+	}
 	fd, err := openAt(s.fd, ".", unix.O_TMPFILE|unix.O_RDWR, 0o600)
-	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
-		fd, err = s.namedTemp() // GlusterFS, NFS, ...: no O_TMPFILE
+	if err == nil {
+		if err = own(fd); err != nil {
+			unix.Close(fd)
+		}
+	} else if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
+		fd, err = s.namedTemp(own) // GlusterFS, NFS, ...: no O_TMPFILE
 	}
 	if err != nil {
 		return nil, fmt.Errorf("restore clone of %s/memory.bin: %w", name, err)
 	}
 	f := os.NewFile(uintptr(fd), name+"/memory.bin (clone)")
-	if err := unix.Fchown(fd, int(uid), int(gid)); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("restore clone of %s/memory.bin: giving it to uid %d: %w", name, uid, err)
-	}
 	if err := unix.IoctlFileClone(fd, src); err == nil {
 		slog.Debug("restore clone", "snapshot", name, "reflink", true, "took", time.Since(start))
 		return f, nil
@@ -121,10 +127,10 @@ func (s *Store) onFUSE() bool {
 const cloneDirName = ".snapfs-clones"
 
 // namedTemp makes an O_TMPFILE without O_TMPFILE: a file of a fresh name
-// in STORE/.snapfs-clones, unlinked right after it is made, through the
-// directory's fd. A crash in between leaves a file there that the next
+// in STORE/.snapfs-clones, given to its owner by own and unlinked right
+// after it is made, through the directory's fd. A crash in between leaves a file there that the next
 // clone's creation sweeps (sweepClones).
-func (s *Store) namedTemp() (int, error) {
+func (s *Store) namedTemp(own func(fd int) error) (int, error) {
 	if err := unix.Mkdirat(s.fd, cloneDirName, 0o700); err != nil && err != unix.EEXIST {
 		return -1, err
 	}
@@ -150,7 +156,14 @@ func (s *Store) namedTemp() (int, error) {
 		if err != nil {
 			return -1, err
 		}
+		// Owned while it still has a name: GlusterFS answers ESTALE to a
+		// chown of an unlinked file.
+		err = own(fd)
 		if err := unix.Unlinkat(int(dir.Fd()), name, 0); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		if err != nil {
 			unix.Close(fd)
 			return -1, err
 		}
