@@ -532,8 +532,21 @@ func (s *stager) publish(name, target string) error {
 		return err
 	}
 	defer dir.Close()
-	// Sealed first, then no writer may be left: nothing reaches the files
-	// through another staging name from here on (seal.go).
+	// The kernel sends RELEASE after close(2) returns, so a writer that
+	// just closed may still count: give it a moment before refusing.
+	// Changes through this stage may still come meanwhile (the lock is
+	// let go); they are validated below like any other.
+	for wait := 0; (st.writers > 0 || s.busy(dir)) && wait < 100; wait++ {
+		st.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		st.mu.Lock()
+	}
+	if st.done {
+		return syscall.ENOENT
+	}
+	// Sealed, then no writer may be left: from here on the lock is held to
+	// the rename, and nothing reaches the files through another staging
+	// name (seal.go).
 	keys := s.seal(dir, target)
 	ok := false
 	defer func() {
@@ -543,16 +556,6 @@ func (s *stager) publish(name, target string) error {
 			s.unseal(keys)
 		}
 	}()
-	// The kernel sends RELEASE after close(2) returns, so a writer that
-	// just closed may still count: give it a moment before refusing.
-	for wait := 0; (st.writers > 0 || s.busy(dir)) && wait < 100; wait++ {
-		st.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-		st.mu.Lock()
-	}
-	if st.done {
-		return syscall.ENOENT
-	}
 	if st.writers > 0 || s.busy(dir) {
 		st.last = "error: a file is still open for writing\n"
 		return fmt.Errorf("publish %q: a file is still open for writing: %w", target, syscall.EBUSY)
