@@ -41,6 +41,20 @@ func glusterCLI(args ...string) (string, error) {
 	return string(out), err
 }
 
+// startedGlusterd records that the tests started glusterd, so TestMain
+// stops it again: make test leaves the machine as it found it.
+var startedGlusterd atomic.Bool
+
+// stopGlusterd stops the glusterd the tests started, if they did.
+func stopGlusterd() {
+	if !startedGlusterd.Load() {
+		return
+	}
+	if out, err := exec.Command("pkill", "-x", "glusterd").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "stopping glusterd: %v\n%s", err, out)
+	}
+}
+
 // startGlusterd makes sure glusterd answers, starting it if needed.
 func startGlusterd(t testing.TB) {
 	t.Helper()
@@ -58,6 +72,7 @@ func startGlusterd(t testing.TB) {
 	if out, err := exec.Command("glusterd").CombinedOutput(); err != nil {
 		needGluster(t, fmt.Sprintf("glusterd: %v\n%s", err, out))
 	}
+	startedGlusterd.Store(true)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		out, err := glusterCLI("volume", "list")

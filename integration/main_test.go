@@ -28,10 +28,13 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		code := m.Run()
+		stopGlusterd()
 		os.RemoveAll(dir)
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopGlusterd()
+	os.Exit(code)
 }
 
 // result is what one run of the binary produced.
