@@ -104,14 +104,11 @@ func (f *stagedFileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *
 			}
 			return setattrFd(h.fd, in)
 		}
-		fd, err := openEntry(dir, name, unix.O_PATH, f.ino)
+		fd, err := f.pathFd(dir, name)
 		if err != nil {
 			return err
 		}
 		defer unix.Close(fd)
-		if err := f.t.stage.frozen(fd, name); err != nil {
-			return err
-		}
 		if size, ok := in.GetSize(); ok {
 			wfd, err := openEntry(dir, name, unix.O_WRONLY, f.ino)
 			if err != nil {

@@ -33,16 +33,27 @@ func (f *stagedFileNode) withFd(fn func(fd int) error) error {
 // changes its directory.
 func (f *stagedFileNode) changeFd(fn func(fd int) error) error {
 	return f.change(func(_ *stage, dir *os.File, name string) error {
-		fd, err := openEntry(dir, name, unix.O_PATH, f.ino)
+		fd, err := f.pathFd(dir, name)
 		if err != nil {
 			return err
 		}
 		defer unix.Close(fd)
-		if err := f.t.stage.frozen(fd, name); err != nil {
-			return err
-		}
 		return fn(fd)
 	})
+}
+
+// pathFd opens an O_PATH fd of the file, name in dir, refusing a file
+// of a published snapshot (seal.go).
+func (f *stagedFileNode) pathFd(dir *os.File, name string) (int, error) {
+	fd, err := openEntry(dir, name, unix.O_PATH, f.ino)
+	if err != nil {
+		return -1, err
+	}
+	if err := f.t.stage.frozen(fd, name); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 func (f *stagedFileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
