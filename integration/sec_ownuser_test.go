@@ -20,7 +20,12 @@ func TestSecUserOwnDaemon(t *testing.T) {
 	makeSnap(t, e.dir, "src", snapSpec{})
 	mnt := secMkdir(t, e.dir, "mnt", 0o755)
 	run(t, "chown", "-R", u.Name+":"+u.Name, e.store, mnt, src)
-	if r := u.Run(t, bin, "mount", "--daemon", "--commit-delay", "0", e.store, mnt); r.code != 0 {
+	// The user runs their own copy: the built binary may sit in a
+	// directory only root can search (a 0700 mktemp clone in CI).
+	ubin := filepath.Join(e.dir, "snapfs")
+	run(t, "cp", bin, ubin)
+	run(t, "chmod", "0755", ubin)
+	if r := u.Run(t, ubin, "mount", "--daemon", "--commit-delay", "0", e.store, mnt); r.code != 0 {
 		t.Fatalf("snapfs mount as %s: exit %d\n%s%s", u.Name, r.code, r.stdout, r.stderr)
 	}
 	t.Cleanup(func() { u.Run(t, "fusermount3", "-u", mnt) })
