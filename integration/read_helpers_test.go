@@ -19,7 +19,7 @@ import (
 )
 
 // visible is how long a test waits before it expects a change to STORE
-// to show under MNT (TREE.md: "within one second").
+// to show under MNT (docs/tree.md: "within about a second").
 const visible = 1100 * time.Millisecond
 
 // memSize is the guest RAM size of the snapshots the tests build: big

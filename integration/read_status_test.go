@@ -13,7 +13,7 @@ import (
 )
 
 // statusCase is one snapshot and what its status must say: exact lines,
-// or (for wording TREE.md does not fix) lines that contain all the words.
+// or (for wording docs/format.md does not quote) lines that contain all the words.
 type statusCase struct {
 	name   string
 	spec   func(store string) snapSpec

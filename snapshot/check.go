@@ -45,7 +45,7 @@ type CheckInput struct {
 // created_at before it finishes writing.
 const mtimeSlack = 2 * time.Second
 
-// Check runs the status checks of TREE.md: errors first, in the order
+// Check runs the status checks of docs/tree.md: errors first, in the order
 // listed there, then warnings. Error wording follows OpenVMM's where it has
 // one.
 func Check(in CheckInput) *Report {

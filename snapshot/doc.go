@@ -1,6 +1,6 @@
 // Package snapshot reads, checks and writes OpenVMM snapshot directories
-// (manifest.bin, state.bin, memory.bin; see spec/FORMAT.md) and provides the
-// pure logic behind the snapfs views (spec/TREE.md).
+// (manifest.bin, state.bin, memory.bin; see docs/format.md) and provides the
+// pure logic behind the snapfs views (docs/tree.md).
 //
 // Design:
 //

@@ -7,7 +7,7 @@ import (
 	"unicode"
 )
 
-// EncodeUnitName maps a unit name to a file name (TREE.md): "/" becomes
+// EncodeUnitName maps a unit name to a file name (docs/tree.md): "/" becomes
 // %2F, NUL %00, "%" %25, and the whole names "." and ".." become %2E and
 // %2E%2E; everything else is kept, so common names stay readable. The
 // mapping is reversible with DecodeUnitName. The empty name maps to "",
@@ -74,7 +74,7 @@ func DecodeUnitName(file string) (string, error) {
 // MaxNameLen is the longest snapshot name (a file name on Linux).
 const MaxNameLen = 255
 
-// ValidName checks a snapshot name (TREE.md "Creating snapshots"): 1 to 255
+// ValidName checks a snapshot name (docs/tree.md, "Snapshot names"): 1 to 255
 // bytes, no "/", NUL or control characters, not starting with "." (hidden
 // names are snapfs's staging area), and not "new" or "latest" (reserved in
 // the mount). Errors wrap syscall.ENAMETOOLONG or syscall.EINVAL, the errno
