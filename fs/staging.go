@@ -59,7 +59,28 @@ type stage struct {
 }
 
 func newStager(t *tree) *stager {
-	return &stager{t: t, stages: map[string]*stage{}, inodes: map[uint64]int{}, sealed: map[fileKey]string{}}
+	s := &stager{t: t, stages: map[string]*stage{}, inodes: map[uint64]int{}, sealed: map[fileKey]string{}}
+	stagedSums.onHashed(s.retryRefused)
+	return s
+}
+
+// retryRefused schedules the automatic publish of every staging
+// directory whose last validation failed (one may have waited for a file
+// hashed in the background); one still invalid fails again, once.
+func (s *stager) retryRefused() {
+	s.mu.Lock()
+	var refused []*stage
+	for _, st := range s.stages {
+		refused = append(refused, st)
+	}
+	s.mu.Unlock()
+	for _, st := range refused {
+		st.mu.Lock()
+		if st.last != "" {
+			s.schedule(st.name, st)
+		}
+		st.mu.Unlock()
+	}
 }
 
 // opened counts a handle open for writing on the file fst of st, whose

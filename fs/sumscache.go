@@ -45,6 +45,7 @@ type sumsCache struct {
 	order   []fileID // oldest first, for eviction
 	pending map[fileID]bool
 	running bool
+	hashed  []func() // called after each background hash (onHashed)
 }
 
 var stagedSums = &sumsCache{sums: map[fileID]string{}, pending: map[fileID]bool{}}
@@ -114,6 +115,21 @@ func (c *sumsCache) hashLater(f *os.File, id fileID) {
 		return
 	}
 	c.put(id, s)
+	c.mu.Lock()
+	hashed := c.hashed
+	c.mu.Unlock()
+	for _, f := range hashed {
+		f()
+	}
+}
+
+// onHashed registers f to run after each background hash: a staging
+// directory refused while its file was hashed changes no more, so
+// nothing else would start its automatic publish again.
+func (c *sumsCache) onHashed(f func()) {
+	c.mu.Lock()
+	c.hashed = append(c.hashed, f)
+	c.mu.Unlock()
 }
 
 // hashTurn lets one large staged file be hashed at a time.
