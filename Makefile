@@ -9,10 +9,12 @@ MNT     ?= mnt
 FUZZTIME ?= 20s
 SOAK    ?= 10m
 
-# Debian packages the tests and the demo use; installed only when missing.
-DEB_PKGS := fuse3 rsync tar xfsprogs restic borgbackup libarchive-tools acl attr stress-ng fio protobuf-compiler glusterfs-server glusterfs-client
+# Debian packages, installed only when missing: the demo needs FUSE alone;
+# the tests also run real clients against the mount, and GlusterFS.
+DEMO_PKGS := fuse3
+TEST_PKGS := $(DEMO_PKGS) rsync tar xfsprogs restic borgbackup libarchive-tools acl attr stress-ng fio protobuf-compiler glusterfs-server glusterfs-client
 
-.PHONY: all build deps test run fuzz bench soak install clean
+.PHONY: all build deps deps-demo test run fuzz bench soak install clean
 
 all: build
 
@@ -25,8 +27,10 @@ build:
 # configuration, and dpkg -s still knows it). fuse3 is named in every
 # install: borgbackup wants "fuse", which apt would otherwise satisfy with
 # FUSE 2, removing fuse3 (fusermount3).
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+deps: PKGS = $(TEST_PKGS)
+deps-demo: PKGS = $(DEMO_PKGS)
+deps deps-demo:
+	@missing=""; for p in $(PKGS); do \
 		[ "$$(dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null)" = installed ] || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
@@ -37,11 +41,14 @@ test: deps build
 	$(GO) vet ./...
 	SNAPFS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 30m ./...
 
-run: deps build
-	@if [ ! -d $(STORE) ]; then ./$(BIN) sample --count 3 --memory-size 64MiB $(STORE); fi
+# The demo's snapshots get digest records, so each shows sha256sums.
+run: deps-demo build
+	@if [ ! -d $(STORE) ]; then ./$(BIN) sample --count 3 --memory-size 64MiB $(STORE) && \
+		./$(BIN) digest $(STORE)/*; fi
 	@mkdir -p $(MNT)
 	@echo "snapfs: serving $(STORE) at $(MNT); try in another shell:"
-	@echo "  ls -l $(MNT)  cat $(MNT)/latest/manifest.json  cat $(MNT)/*/status"
+	@echo "  ls -l $(MNT)  cat $(MNT)/latest/manifest.json  grep . $(MNT)/*/status"
+	@echo "  cd $(MNT)/latest && sha256sum -c sha256sums"
 	@echo "Ctrl-C unmounts."
 	./$(BIN) mount $(STORE) $(MNT)
 
