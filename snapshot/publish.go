@@ -3,6 +3,7 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
@@ -112,7 +113,7 @@ func renameNoReplace(from int, old string, to int, new string) error {
 	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EOPNOTSUPP) {
 		return err
 	}
-	if err := unix.Mkdirat(to, new, 0o700); err != nil {
+	if err := claimDir(to, new); err != nil {
 		return err
 	}
 	// The claim is ours and empty; a distributed filesystem may still
@@ -131,6 +132,28 @@ func renameNoReplace(from int, old string, to int, new string) error {
 	unix.Unlinkat(to, new, unix.AT_REMOVEDIR)
 	return err
 }
+
+// claimDir makes the empty directory name in dirfd, failing with EEXIST
+// only while name exists. On GlusterFS two clients' mkdir of one name at
+// the same moment can both fail with EEXIST and leave nothing behind
+// (seen with two mounts of one volume): a name that is not there is not
+// taken, so try again after a random pause, which breaks the tie.
+func claimDir(dirfd int, name string) error {
+	for try := 0; ; try++ {
+		err := unix.Mkdirat(dirfd, name, 0o700)
+		if err == nil || err != unix.EEXIST || try == maxClaimTries {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != unix.ENOENT {
+			return unix.EEXIST
+		}
+		time.Sleep(time.Duration(1+rand.IntN(20*(try+1))) * time.Millisecond)
+	}
+}
+
+// maxClaimTries bounds claimDir's retries (about 2 s in all).
+const maxClaimTries = 12
 
 // openDir opens the directory name beneath dirfd (dirfd itself for "."),
 // following no symlink.
