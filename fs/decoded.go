@@ -3,71 +3,11 @@ package fs
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/snapfs/snapfs/snapshot/statetext"
 )
-
-// decodedKey names one decoded view of a unit: its value.txt (gen 0) or
-// its value.json as decoded with schema version gen.
-type decodedKey struct {
-	unit int
-	gen  uint64
-}
-
-type decodedView struct {
-	data []byte
-	err  error
-}
-
-// decodedCache keeps a snapshot's decoded views, made on first need,
-// like its other views: the Snap is one version of the source files, so
-// nothing here goes stale except by schema version, which is in the key.
-// Errors are always kept (they are small); texts up to maxDecodedCache
-// bytes per snapshot, past which they are made again at each open.
-type decodedCache struct {
-	mu    sync.Mutex
-	views map[decodedKey]decodedView
-	bytes int
-}
-
-const maxDecodedCache = 1 << 20
-
-func (c *decodedCache) get(k decodedKey, build func() ([]byte, error)) ([]byte, error) {
-	c.mu.Lock()
-	v, ok := c.views[k]
-	c.mu.Unlock()
-	if ok && (v.err != nil || v.data != nil) {
-		return v.data, v.err
-	}
-	data, err := build()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.views == nil {
-		c.views = map[decodedKey]decodedView{}
-	}
-	if _, ok := c.views[k]; ok {
-		return data, err
-	}
-	if err == nil && c.bytes+len(data) > maxDecodedCache {
-		c.views[k] = decodedView{} // known good, made again when asked
-		return data, err
-	}
-	c.bytes += len(data)
-	c.views[k] = decodedView{data, err}
-	return data, err
-}
-
-// known reports what is known of view k without making it: whether it
-// was made, and its error.
-func (c *decodedCache) known(k decodedKey) (bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.views[k]
-	return ok, v.err
-}
 
 // unitValue reads unit i's value bytes from state.bin: from the file the
 // index was made from, and at most statetext.MaxValueSize of them.
@@ -89,7 +29,7 @@ func (sn *Snap) unitValue(i int) ([]byte, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, err
 	}
-	if st.Ino != sn.File(fileState).st.Ino || st.Size != sn.File(fileState).st.Size {
+	if idOf(&st) != idOf(&sn.File(fileState).st) {
 		return nil, fmt.Errorf("state.bin changed while being read: %w", unix.ESTALE)
 	}
 	b := make([]byte, u.ValueLen)
@@ -103,37 +43,80 @@ func (sn *Snap) unitValue(i int) ([]byte, error) {
 	return b, nil
 }
 
+// viewKey is the decoded cache's key of a view of unit i.
+func (sn *Snap) viewKey(kind decodedKind, i int, gen uint64) decodedKey {
+	return decodedKey{file: idOf(&sn.File(fileState).st), kind: kind, unit: i, gen: gen}
+}
+
+// view returns a decoded view of unit i, made by decode from the unit's
+// value bytes on first need and kept in the store's decoded cache: an
+// answer from the bytes is kept (the data, or the error, which is small),
+// a failure to read them is not.
+func (sn *Snap) view(k decodedKey, decode func([]byte) ([]byte, error)) ([]byte, error) {
+	e := sn.store.decoded.get(k, func() decoded {
+		b, err := sn.unitValue(k.unit)
+		if err != nil {
+			return decoded{err: err, bytes: errBytes(err), keep: errors.Is(err, statetext.ErrTooLarge)}
+		}
+		data, err := decode(b)
+		return decoded{val: data, err: err, bytes: int64(cap(data)) + errBytes(err), keep: true}
+	})
+	data, _ := e.val.([]byte)
+	return data, e.err
+}
+
 // valueText is unit i's value.txt: protoc --decode_raw's text.
 func (sn *Snap) valueText(i int) ([]byte, error) {
-	return sn.decoded.get(decodedKey{unit: i}, func() ([]byte, error) {
-		b, err := sn.unitValue(i)
-		if err != nil {
-			return nil, err
-		}
-		return statetext.DecodeRaw(b)
-	})
+	return sn.view(sn.viewKey(kindText, i, 0), statetext.DecodeRaw)
 }
 
 // valueJSON is unit i's value.json as decoded with schema version sv.
 func (sn *Snap) valueJSON(sv *schemaVersion, i int) ([]byte, error) {
-	if sv == nil {
-		return nil, statetext.ErrUnknownType
-	}
-	idx, err := sn.State()
+	typeURL, err := sn.knownType(sv, i)
 	if err != nil {
 		return nil, err
 	}
+	return sn.view(sn.viewKey(kindJSON, i, sv.gen), func(b []byte) ([]byte, error) { return sv.s.JSON(typeURL, b) })
+}
+
+// knownType is unit i's type URL if schema version sv knows it.
+func (sn *Snap) knownType(sv *schemaVersion, i int) (string, error) {
+	if sv == nil {
+		return "", statetext.ErrUnknownType
+	}
+	idx, err := sn.State()
+	if err != nil {
+		return "", err
+	}
 	typeURL := idx.Units[i].TypeURL
 	if _, err := sv.s.Lookup(typeURL); err != nil {
-		return nil, err // not worth a cache entry
+		return "", err // not worth a cache entry
 	}
-	return sn.decoded.get(decodedKey{unit: i, gen: sv.gen}, func() ([]byte, error) {
+	return typeURL, nil
+}
+
+// jsonVerdict is the error of unit i's value.json, as status needs it:
+// from value.json when it is cached, else decoded and kept apart as only
+// the error, so a status of many units does not fill the cache with
+// texts nobody asked for.
+func (sn *Snap) jsonVerdict(sv *schemaVersion, i int) error {
+	if e := sn.store.decoded.peek(sn.viewKey(kindJSON, i, sv.gen)); e != nil {
+		return e.err
+	}
+	typeURL, err := sn.knownType(sv, i)
+	if err != nil {
+		return err
+	}
+	k := sn.viewKey(kindVerdict, i, sv.gen)
+	return sn.store.decoded.get(k, func() decoded {
 		b, err := sn.unitValue(i)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			_, err = sv.s.JSON(typeURL, b)
+		} else if !errors.Is(err, statetext.ErrTooLarge) {
+			return decoded{err: err} // not the unit's answer: not kept
 		}
-		return sv.s.JSON(typeURL, b)
-	})
+		return decoded{err: err, bytes: errBytes(err), keep: true}
+	}).err
 }
 
 // unitWarnings are the status lines for units whose value the schema
@@ -154,10 +137,7 @@ func (t *tree) unitWarnings(sn *Snap) []string {
 			continue // no directory: status reports these already
 		}
 		seen[u.Name] = true
-		made, err := sn.decoded.known(decodedKey{unit: i, gen: sv.gen})
-		if !made {
-			_, err = sn.valueJSON(sv, i)
-		}
+		err := sn.jsonVerdict(sv, i)
 		if err == nil || errors.Is(err, statetext.ErrUnknownType) {
 			continue
 		}

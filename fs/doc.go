@@ -85,8 +85,11 @@
 // state/<unit>/value.txt (protoc --decode_raw's text) and value.json
 // (the proto3 JSON mapping, with --schema) are views made by
 // snapshot/statetext from the unit's bytes, read from state.bin on first
-// need and cached in the Snap (decoded.go), so they live and go with the
-// source file's version like every other view. They exist only when the
+// need and kept, with state.bin's index, in the store's decoded cache
+// (decodedcache.go): one byte budget for all snapshots
+// (--decoded-cache-bytes), least recently used out first, keyed by the
+// source file's identity, so hard links share one copy and a changed
+// file is decoded afresh. They exist only when the
 // value decodes; a unit the schema knows but cannot decode is a status
 // warning. The schema (schema.go) is one immutable compiled version at a
 // time: a change in its directory (inotify, or SIGHUP) loads a new one,

@@ -48,7 +48,11 @@ func (t *tree) renderStatus(sn *Snap) ([]byte, *unix.Stat_t, error) {
 	// Its owner and read bits are the snapshot directory's.
 	st := *src
 	st.Uid, st.Gid, st.Mode = sn.Dir().Uid, sn.Dir().Gid, sn.Dir().Mode
-	return t.store.Status(sn, t.unitWarnings(sn)...), &st, nil
+	warnings := t.unitWarnings(sn)
+	if w := sn.stateWarning(); w != "" {
+		warnings = append(warnings, w)
+	}
+	return t.store.Status(sn, warnings...), &st, nil
 }
 
 func timeAfter(a, b *unix.Timespec) bool {

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -74,16 +75,14 @@ type Snap struct {
 	json          []byte // manifest.json view; nil without Manifest
 
 	store     *Store
-	stateOnce sync.Once
-	state     *snapshot.StateIndex
-	stateErr  error
 	reportOne sync.Once
 	report    *snapshot.Report
+	// stateOver is the bytes of state.bin's index when it is larger than
+	// the whole decoded cache (so not kept), else 0.
+	stateOver atomic.Int64
 
 	digestOnce sync.Once
 	digest     *snapDigest // digest.go
-
-	decoded decodedCache // value.txt and value.json of its units
 }
 
 // Ino is the STORE inode of the snapshot's directory.
@@ -141,25 +140,70 @@ func (s *Store) readSmall(rel string, st *fileStat) ([]byte, error) {
 	return b[:n], nil
 }
 
-// State returns the index of state.bin, read on first need: listing a
-// store orders snapshots by manifest alone.
+// State returns the index of state.bin, read on first need (listing a
+// store orders snapshots by manifest alone) and kept in the store's
+// decoded cache by the file's identity: never in the Snap, so snapshots
+// that share state.bin by hard link share one index, and the cache's
+// budget bounds them all.
 func (sn *Snap) State() (*snapshot.StateIndex, error) {
-	sn.stateOnce.Do(func() {
-		st := &sn.key.files[fileState]
-		if st.err != nil {
-			sn.stateErr = st.err
-			return
-		}
-		fd, err := sn.store.openBeneath(sn.Name+"/state.bin", unix.O_RDONLY|unix.O_NONBLOCK)
-		if err != nil {
-			sn.stateErr = err
-			return
-		}
-		f := os.NewFile(uintptr(fd), "state.bin")
-		defer f.Close()
-		sn.state, sn.stateErr = snapshot.IndexState(f, st.st.Size)
+	st := &sn.key.files[fileState]
+	if st.err != nil {
+		return nil, st.err
+	}
+	e := sn.store.decoded.get(decodedKey{file: idOf(&st.st), kind: kindIndex}, func() decoded {
+		return sn.indexState(&st.st)
 	})
-	return sn.state, sn.stateErr
+	if !e.kept && e.err == nil && sn.stateOver.Swap(e.bytes) == 0 {
+		slog.Warn("a state.bin index is larger than the whole decoded cache: it is read again at every use",
+			"snapshot", sn.Name, "bytes", e.bytes, "budget", sn.store.decoded.budget)
+	}
+	idx, _ := e.val.(*snapshot.StateIndex)
+	return idx, e.err
+}
+
+// indexState indexes state.bin, which must still be the file of identity
+// want when it is opened and when the index is done; else the answer is
+// not kept (it is not that file's).
+func (sn *Snap) indexState(want *unix.Stat_t) decoded {
+	fd, err := sn.store.openBeneath(sn.Name+"/state.bin", unix.O_RDONLY|unix.O_NONBLOCK)
+	if err != nil {
+		return decoded{err: err}
+	}
+	f := os.NewFile(uintptr(fd), "state.bin")
+	defer f.Close()
+	stale := func() bool {
+		var now unix.Stat_t
+		return unix.Fstat(fd, &now) != nil || idOf(&now) != idOf(want)
+	}
+	if stale() {
+		return decoded{err: fmt.Errorf("state.bin changed while being read: %w", unix.ESTALE)}
+	}
+	idx, err := snapshot.IndexState(f, want.Size)
+	if stale() {
+		return decoded{err: fmt.Errorf("state.bin changed while being read: %w", unix.ESTALE)}
+	}
+	if err != nil {
+		return decoded{err: err, bytes: errBytes(err), keep: true}
+	}
+	// Exactly as many units as there are, and the name map made now:
+	// what is kept is what is counted.
+	idx.Units = append(make([]snapshot.Unit, 0, len(idx.Units)), idx.Units...)
+	idx.Find("")
+	return decoded{val: idx, bytes: indexBytes(idx), keep: true}
+}
+
+// stateWarning is the status line of a state.bin whose index does not
+// fit in the decoded cache.
+func (sn *Snap) stateWarning() string {
+	if sn.stateOver.Load() == 0 {
+		sn.State()
+	}
+	n := sn.stateOver.Load()
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("state.bin's index takes %d bytes, more than the whole decoded cache (%d bytes, --decoded-cache-bytes): it is read again at every use of state/; raise --decoded-cache-bytes",
+		n, sn.store.decoded.budget)
 }
 
 // checkInput gathers what snapshot.Check needs from the cached reads.

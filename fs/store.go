@@ -16,7 +16,9 @@ import (
 
 // Store reads STORE on demand and caches what it decoded per snapshot,
 // keyed by the identity of each source file (inode, size, mtime, ctime):
-// a changed file is read again, an unchanged one never is. Every path is
+// a changed file is read again, an unchanged one never is. Decoded state
+// (indexes, unit views) is kept apart, in one byte-bounded cache for all
+// snapshots (decodedcache.go). Every path is
 // resolved beneath STORE's directory fd without following symlinks, so
 // nothing in STORE can lead the daemon outside it.
 type Store struct {
@@ -45,6 +47,8 @@ type Store struct {
 	latest   derived[string]
 	sharedMu sync.Mutex
 	shared   derived[map[[2]uint64][]string] // memory.bin (dev, ino) -> snapshot names
+
+	decoded *decodedCache // state indexes and unit views, all snapshots (decodedcache.go)
 
 	trashKick chan struct{} // wakes the trash emptier (trash.go)
 	trashMu   sync.Mutex    // guards closed against the emptier's use of fd
@@ -104,6 +108,7 @@ func OpenStore(dir string) (*Store, error) {
 		epochs:    map[string]uint64{},
 		warned:    map[string]bool{},
 		cacheTTL:  500 * time.Millisecond,
+		decoded:   newDecodedCache(DefaultDecodedCacheBytes),
 		trashKick: make(chan struct{}, 1),
 	}, nil
 }

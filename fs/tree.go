@@ -34,6 +34,9 @@ type Options struct {
 	// MaxStagingDirsPerUser bounds the staging directories one user other
 	// than root may have in new/ (0: DefaultMaxStagingDirsPerUser).
 	MaxStagingDirsPerUser int
+	// DecodedCacheBytes bounds the memory of decoded state (indexes,
+	// value.txt, value.json) of all snapshots (0: DefaultDecodedCacheBytes).
+	DecodedCacheBytes int64
 	// Schema is a directory of .proto files (openvmm
 	// --write-saved-state-proto): with it, state/<unit>/value.json.
 	Schema string
@@ -55,6 +58,7 @@ type tree struct {
 // newTree makes the shared state of a mount of store.
 func newTree(store *Store, opts Options) *tree {
 	t := &tree{store: store, opts: opts, fds: newFdQuota(opts.MaxFdsPerUser), notify: newNotifier()}
+	store.decoded = newDecodedCache(opts.DecodedCacheBytes)
 	t.root = &rootNode{t: t}
 	t.stage = newStager(t)
 	t.stage.published = t.published

@@ -54,10 +54,12 @@ func mountFlags(a *mountArgs, stderr io.Writer) *flag.FlagSet {
 	fl.Var(delayFlag{&a.cfg.CommitDelay}, "commit-delay", "publish a complete staged snapshot after it is unchanged for this `duration` (0: only on rename)")
 	fl.IntVar(&a.cfg.MaxFdsPerUser, "max-fds-per-user", snapfs.DefaultMaxFdsPerUser, "files one user may hold open in the daemon at once (EMFILE past it)")
 	fl.IntVar(&a.cfg.MaxStagingDirsPerUser, "max-staging-dirs-per-user", snapfs.DefaultMaxStagingDirsPerUser, "staging directories one user other than root may have in new/ at once (EDQUOT past it)")
+	a.cfg.DecodedCacheBytes = snapfs.DefaultDecodedCacheBytes
+	fl.Var(bytesFlag{&a.cfg.DecodedCacheBytes}, "decoded-cache-bytes", "memory for decoded state of all snapshots (state.bin indexes, value.txt, value.json), least recently used dropped first: a `size` such as 256M or 1G")
 	fl.StringVar(&a.cfg.Schema, "schema", "", "directory of OpenVMM's saved-state .proto files (openvmm --write-saved-state-proto): adds state/<unit>/value.json; reloaded when it changes or on SIGHUP")
 	fl.BoolVar(&a.daemon, "daemon", false, "return once the mount is ready, serving in the background")
 	fl.StringVar(&a.logFile, "log", "", "append the log to this file, made 0600; refused through a symlink, readable by others, or in a directory others may write (default: stderr; discarded with --daemon)")
-	fl.Func("o", "mount(8) style options: allow_other,ro,noexec,no_passthrough,debug,watch=auto|inotify|poll,watch_budget=N,commit_delay=2s,max_fds_per_user=N,max_staging_dirs_per_user=N,schema=DIR", func(s string) error {
+	fl.Func("o", "mount(8) style options: allow_other,ro,noexec,no_passthrough,debug,watch=auto|inotify|poll,watch_budget=N,commit_delay=2s,max_fds_per_user=N,max_staging_dirs_per_user=N,decoded_cache_bytes=SIZE,schema=DIR", func(s string) error {
 		return a.applyOptions(s)
 	})
 	return fl

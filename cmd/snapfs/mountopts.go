@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,12 @@ func (a *mountArgs) applyOptions(list string) error {
 			if err := positiveOption(key, val, &a.cfg.MaxStagingDirsPerUser); err != nil {
 				return err
 			}
+		case "decoded_cache_bytes":
+			n, err := parseBytes(val)
+			if err != nil {
+				return fmt.Errorf("option decoded_cache_bytes=%q: %v", val, err)
+			}
+			a.cfg.DecodedCacheBytes = n
 		case "log":
 			a.logFile = val
 		case "schema":
@@ -115,6 +122,37 @@ func (f delayFlag) Set(s string) error {
 	d, err := parseDelay(s)
 	if err == nil {
 		*f.d = d
+	}
+	return err
+}
+
+// parseBytes reads a memory budget: a size (parseSize), above zero.
+func parseBytes(val string) (int64, error) {
+	n, err := parseSize(val)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 || n > math.MaxInt64 {
+		return 0, fmt.Errorf("want a size above zero such as 256M or 1G")
+	}
+	return int64(n), nil
+}
+
+// bytesFlag is a size flag read by parseBytes.
+type bytesFlag struct{ n *int64 }
+
+func (f bytesFlag) String() string {
+	if f.n == nil {
+		return ""
+	}
+	s := sizeFlag{uint64(*f.n)}
+	return s.String()
+}
+
+func (f bytesFlag) Set(s string) error {
+	n, err := parseBytes(s)
+	if err == nil {
+		*f.n = n
 	}
 	return err
 }

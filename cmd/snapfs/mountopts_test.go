@@ -32,6 +32,9 @@ func TestMountOptions(t *testing.T) {
 		{[]string{"-o", "commit_delay=0"}, func(a *mountArgs) bool { return a.cfg.CommitDelay == 0 }},
 		{[]string{"--commit-delay", "1m30s"}, func(a *mountArgs) bool { return a.cfg.CommitDelay == 90*time.Second }},
 		{[]string{"--commit-delay=0"}, func(a *mountArgs) bool { return a.cfg.CommitDelay == 0 }},
+		{nil, func(a *mountArgs) bool { return a.cfg.DecodedCacheBytes == 256<<20 }},
+		{[]string{"--decoded-cache-bytes", "1G"}, func(a *mountArgs) bool { return a.cfg.DecodedCacheBytes == 1<<30 }},
+		{[]string{"-o", "decoded_cache_bytes=4096"}, func(a *mountArgs) bool { return a.cfg.DecodedCacheBytes == 4096 }},
 	} {
 		a, code, errs := parseMount(c.args...)
 		if code != 0 || !c.check(a) {
@@ -55,6 +58,8 @@ func TestMountOptionsRefused(t *testing.T) {
 		{[]string{"--commit-delay", "-1s"}, []string{`"-1s"`, "-commit-delay", "negative", example}},
 		{[]string{"--commit-delay=soon"}, []string{`"soon"`, "-commit-delay", "not a duration", example}},
 		{[]string{"-o", "watch_budget=0"}, []string{`watch_budget="0"`, "not a positive number"}},
+		{[]string{"-o", "decoded_cache_bytes=0"}, []string{`decoded_cache_bytes="0"`, "above zero"}},
+		{[]string{"--decoded-cache-bytes", "lots"}, []string{`"lots"`, "-decoded-cache-bytes", "invalid size"}},
 		{[]string{"-o", "suid"}, []string{"option suid", "always mounts nosuid,nodev"}},
 		{[]string{"-o", "rw,dev"}, []string{"option dev", "always mounts nosuid,nodev"}},
 	} {
