@@ -24,7 +24,7 @@ import (
 // checked, and nothing outside STORE is ever reached.
 
 // errStagingRefused is the answer of new/ while .snapfs-staging is not a
-// directory the daemon can trust.
+// directory the daemon can trust, and could not be moved aside.
 var errStagingRefused = fmt.Errorf("%s is not a directory owned by root, the daemon's user or STORE's owner: %w", stagingDirName, syscall.EACCES)
 
 // fmodeExec is the kernel's __FMODE_EXEC open flag.
@@ -109,80 +109,63 @@ type kindErr struct {
 func (e *kindErr) Error() string { return fmt.Sprintf("%q is %s, not a regular file", e.name, e.what) }
 func (e *kindErr) Unwrap() error { return e.errno }
 
-// trusted reports whether .snapfs-staging (st) may hold staged data: a
-// real directory owned by root, the daemon's user or STORE's owner, who
-// could write STORE anyway.
-func (s *stager) trusted(st *unix.Stat_t) bool {
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return false
-	}
+// area is STORE/.snapfs-staging as an ownDir: a real directory owned by
+// root, the daemon's user or STORE's owner, who could write STORE anyway.
+// Any other (a squatter's in a STORE others may write, a symlink, a file)
+// is moved aside and made anew. It is made with STORE's owner, group and
+// mode: whoever may create a directory in STORE may stage a snapshot,
+// nobody else.
+func (s *stager) area() (ownDir, error) {
 	var store unix.Stat_t
-	if unix.Fstat(s.t.store.fd, &store) != nil {
-		return false
+	if err := unix.Fstat(s.t.store.fd, &store); err != nil {
+		return ownDir{}, err
 	}
-	return st.Uid == 0 || int(st.Uid) == os.Geteuid() || st.Uid == store.Uid
+	return ownDir{
+		dfd: s.t.store.fd, where: s.t.store.Dir, name: stagingDirName,
+		trusted: func(st *unix.Stat_t) bool { return ownerTrusted(st, &store) },
+		make: func(dfd int, name string) error {
+			// 0700 until it has its owner: nobody else may use it meanwhile.
+			if err := unix.Mkdirat(dfd, name, 0o700); err != nil {
+				return err
+			}
+			created, err := openDirAt(dfd, name)
+			if err != nil {
+				return err
+			}
+			defer created.Close()
+			if err := chownFd(int(created.Fd()), int(store.Uid), int(store.Gid)); err != nil {
+				return err
+			}
+			return unix.Fchmod(int(created.Fd()), store.Mode&0o7777)
+		},
+	}, nil
 }
 
 // root opens STORE/.snapfs-staging; fs.ErrNotExist while there is none.
-func (s *stager) root() (*os.File, error) {
-	d, err := openDirAt(s.t.store.fd, stagingDirName)
+func (s *stager) root() (*os.File, error) { return s.openArea(false) }
+
+// ensureRoot opens STORE/.snapfs-staging, creating it if need be.
+func (s *stager) ensureRoot() (*os.File, error) { return s.openArea(true) }
+
+func (s *stager) openArea(create bool) (*os.File, error) {
+	a, err := s.area()
 	if err != nil {
-		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EXDEV) {
-			s.refuse()
-			return nil, errStagingRefused
-		}
 		return nil, err
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(int(d.Fd()), &st); err != nil {
-		d.Close()
-		return nil, err
-	}
-	if !s.trusted(&st) {
-		d.Close()
+	d, err := a.open(create)
+	if errors.Is(err, errNotOwn) {
 		s.refuse()
 		return nil, errStagingRefused
 	}
-	return d, nil
+	return d, err
 }
 
-// refuse logs, once, why new/ is unavailable.
+// refuse logs, once, why new/ is unavailable: the staging area is not
+// the daemon's and could not be moved aside.
 func (s *stager) refuse() {
 	if s.refused.CompareAndSwap(false, true) {
 		slog.Error("new/ is unavailable: refusing the staging area", "store", s.t.store.Dir, "err", errStagingRefused)
 	}
-}
-
-// ensureRoot opens STORE/.snapfs-staging, creating it with STORE's owner,
-// group and mode: whoever may create a directory in STORE may stage a
-// snapshot, nobody else.
-func (s *stager) ensureRoot() (*os.File, error) {
-	d, err := s.root()
-	if err == nil || !errors.Is(err, unix.ENOENT) {
-		return d, err
-	}
-	var store unix.Stat_t
-	if err := unix.Fstat(s.t.store.fd, &store); err != nil {
-		return nil, err
-	}
-	// 0700 until it has its owner: nobody else may use it meanwhile.
-	if err := unix.Mkdirat(s.t.store.fd, stagingDirName, 0o700); err != nil && err != unix.EEXIST {
-		return nil, err
-	} else if err == nil {
-		created, err := openDirAt(s.t.store.fd, stagingDirName)
-		if err != nil {
-			return nil, err
-		}
-		err = chownFd(int(created.Fd()), int(store.Uid), int(store.Gid))
-		if err == nil {
-			err = unix.Fchmod(int(created.Fd()), store.Mode&0o7777)
-		}
-		created.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	return s.root()
 }
 
 // holdDirName is the directory, in STORE and the daemon's alone, through

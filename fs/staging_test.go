@@ -130,26 +130,59 @@ func TestStageSymlinkedDirIsNeverFollowed(t *testing.T) {
 	}
 }
 
-func TestStageSymlinkedStagingAreaIsRefused(t *testing.T) {
-	s, store := newTestStager(t)
-	outside := t.TempDir()
-	writeSnapshot(t, filepath.Join(outside, "y"), true)
-	before := snapshotFiles(t, filepath.Join(outside, "y"))
-	if err := os.Symlink(outside, filepath.Join(store, stagingDirName)); err != nil {
-		t.Fatal(err)
-	}
-	if names, _ := s.list(); len(names) != 0 {
-		t.Fatalf("list shows %v", names)
-	}
-	if err := s.publish("y", "y"); err == nil {
-		t.Fatal("published from a symlinked staging area")
-	}
-	if err := s.mkdir("z", 0o755, 0, 0, 0); !errors.Is(err, errStagingRefused) {
-		t.Fatalf("mkdir: %v, want refused", err)
-	}
-	sameFiles(t, "outside directory", before, snapshotFiles(t, filepath.Join(outside, "y")))
-	if _, err := os.Stat(filepath.Join(outside, "z")); err == nil {
-		t.Fatal("mkdir reached outside STORE")
+// A .snapfs-staging that is a symlink, or another user's directory, is
+// moved aside (keeping what it holds) and made anew; nothing of it is
+// published or followed.
+func TestStageSquattedStagingAreaMovedAside(t *testing.T) {
+	for _, kind := range []string{"symlink", "foreign owner"} {
+		t.Run(kind, func(t *testing.T) {
+			s, store := newTestStager(t)
+			outside := t.TempDir()
+			writeSnapshot(t, filepath.Join(outside, "y"), true)
+			before := snapshotFiles(t, filepath.Join(outside, "y"))
+			area := filepath.Join(store, stagingDirName)
+			if kind == "symlink" {
+				if err := os.Symlink(outside, area); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				writeSnapshot(t, filepath.Join(area, "y"), true)
+				if os.Geteuid() != 0 {
+					t.Skip("chown needs root")
+				}
+				if err := os.Chown(area, 4242, 4242); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if names, _ := s.list(); len(names) != 0 {
+				t.Fatalf("list shows %v", names)
+			}
+			if err := s.publish("y", "y"); err == nil {
+				t.Fatal("published from a squatted staging area")
+			}
+			if err := s.mkdir("z", 0o755, 0, 0, 0); err != nil {
+				t.Fatalf("mkdir: %v, want a staging area made anew", err)
+			}
+			sameFiles(t, "outside directory", before, snapshotFiles(t, filepath.Join(outside, "y")))
+			if _, err := os.Stat(filepath.Join(outside, "z")); err == nil {
+				t.Fatal("mkdir reached outside STORE")
+			}
+			if fi, err := os.Lstat(filepath.Join(area, "z")); err != nil || !fi.IsDir() {
+				t.Fatalf("new staging area: %v", err)
+			}
+			aside, _ := filepath.Glob(area + ".refused-*")
+			if len(aside) != 1 {
+				t.Fatalf("moved aside: %v, want one", aside)
+			}
+			if kind == "foreign owner" {
+				sameFiles(t, "the squatter's directory", before, snapshotFiles(t, filepath.Join(aside[0], "y")))
+			} else if target, err := os.Readlink(aside[0]); err != nil || target != outside {
+				t.Errorf("the symlink moved aside reads %q, %v", target, err)
+			}
+			if _, err := os.Stat(filepath.Join(store, "y")); err == nil {
+				t.Error("the squatter's y was published")
+			}
+		})
 	}
 }
 

@@ -37,73 +37,39 @@ const trashDirName = ".snapfs-trash"
 const trashDepth = 16
 
 // errTrashRefused is the answer while STORE/.snapfs-trash is not a
-// directory the daemon can trust.
+// directory the daemon can trust, and could not be moved aside.
 var errTrashRefused = fmt.Errorf("%s is not a directory owned by root, the daemon's user or STORE's owner, writable by its owner only: %w", trashDirName, syscall.EACCES)
 
 // trashDir opens STORE/.snapfs-trash, creating it when create is set
 // (STORE's owner and group, mode 0700). The trash must be a real
-// directory owned by root, this process's user or STORE's owner (who
-// could write STORE anyway) that nobody else may write.
+// directory on STORE's filesystem owned by root, this process's user or
+// STORE's owner (who could write STORE anyway) that nobody else may
+// write; any other is moved aside and made anew (ownDir).
 func (s *Store) trashDir(create bool) (*os.File, error) {
-	d, err := s.trustedTrash(create)
-	if !errors.Is(err, errTrashRefused) || !s.moveAside(trashDirName) {
-		return d, err
-	}
-	return s.trustedTrash(create)
-}
-
-// moveAside renames the hidden STORE entry name, which is not the
-// daemon's (someone else made it, in a STORE others may write), to
-// name.refused-<time>, so snapfs can make its own: a squatter must not
-// make every delete fail.
-func (s *Store) moveAside(name string) bool {
-	aside := fmt.Sprintf("%s.refused-%d", name, time.Now().UnixNano())
-	err := snapshot.RenameNoReplace(s.fd, name, s.fd, aside)
-	slog.Warn("moved aside a hidden directory that is not the daemon's", "store", s.Dir, "entry", name, "to", aside, "err", err)
-	return err == nil
-}
-
-// trustedTrash is trashDir without moving a refused trash aside.
-func (s *Store) trustedTrash(create bool) (*os.File, error) {
-	d, err := openDirAt(s.fd, trashDirName)
-	if errors.Is(err, unix.ENOENT) && create {
-		var store unix.Stat_t
-		if err := unix.Fstat(s.fd, &store); err != nil {
-			return nil, err
-		}
-		if err := unix.Mkdirat(s.fd, trashDirName, 0o700); err != nil && err != unix.EEXIST {
-			return nil, fmt.Errorf("creating %s: %w", trashDirName, err)
-		} else if err == nil {
-			if d, err = openDirAt(s.fd, trashDirName); err != nil {
-				return nil, err
-			}
-			chownFd(int(d.Fd()), int(store.Uid), int(store.Gid)) // best effort: an ordinary user cannot
-			d.Close()
-		}
-		d, err = openDirAt(s.fd, trashDirName)
-	}
-	if err != nil {
-		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EXDEV) {
-			return nil, errTrashRefused
-		}
-		return nil, err
-	}
-	var st, store unix.Stat_t
-	if err := unix.Fstat(int(d.Fd()), &st); err != nil {
-		d.Close()
-		return nil, err
-	}
+	var store unix.Stat_t
 	if err := unix.Fstat(s.fd, &store); err != nil {
-		d.Close()
 		return nil, err
 	}
-	owner := st.Uid == 0 || int(st.Uid) == os.Geteuid() || st.Uid == store.Uid
-	if !owner || st.Mode&0o022 != 0 || st.Dev != store.Dev {
-		d.Close()
-		slog.Error("refusing the trash", "store", s.Dir, "uid", st.Uid, "mode", fmt.Sprintf("%#o", st.Mode&0o7777))
-		return nil, errTrashRefused
+	d, err := ownDir{
+		dfd: s.fd, where: s.Dir, name: trashDirName,
+		trusted: func(st *unix.Stat_t) bool {
+			return ownerTrusted(st, &store) && st.Mode&0o022 == 0 && st.Dev == store.Dev
+		},
+		make: func(dfd int, name string) error {
+			if err := unix.Mkdirat(dfd, name, 0o700); err != nil {
+				return err
+			}
+			if d, err := openDirAt(dfd, name); err == nil {
+				chownFd(int(d.Fd()), int(store.Uid), int(store.Gid)) // best effort: an ordinary user cannot
+				d.Close()
+			}
+			return nil
+		},
+	}.open(create)
+	if errors.Is(err, errNotOwn) {
+		err = errTrashRefused
 	}
-	return d, nil
+	return d, err
 }
 
 // syncDirFd fsyncs the directory dfd, so a rename in it is durable.

@@ -351,6 +351,9 @@ func TestSecUserStagingClosed(t *testing.T) {
 	u.Want(t, "read", d.Path("new", "s", "status"), syscall.EACCES)
 	u.Want(t, "mkdir", d.Path("new", "t"), syscall.EACCES)
 	wantNames(t, staging, "s")
+	// A previous daemon's staging area is kept as it is, never moved aside.
+	wantNames(t, e.store, ".snapfs-staging")
+	secWantAttr(t, staging, 0, 0, unix.S_IFDIR|0o700)
 }
 
 // secChownSnap gives a STORE snapshot directory and its files to u.

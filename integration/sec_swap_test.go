@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -318,29 +319,45 @@ func TestSecStagingSwapDuringPublish(t *testing.T) {
 	t.Logf("%d of %d trials published before the swap", published, trials)
 }
 
-// .snapfs-staging that is a symlink to an outside directory of complete
-// staged snapshots, a regular file, or a directory owned by another user,
-// is refused: nothing is published (at mount and remount), nothing
-// outside changes, new/ lists nothing of it, and the log says so.
-func TestSecStagingAreaRefused(t *testing.T) {
+// secTreeRel is secTree keyed by the path below root, without root's own
+// ctime (a rename changes it): what a squatter's entry moved aside keeps.
+func secTreeRel(t testing.TB, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for p, s := range secTree(t, root) {
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			s = regexp.MustCompile(` ctime \{[0-9 ]*\}`).ReplaceAllString(s, "")
+		}
+		out[rel] = s
+	}
+	return out
+}
+
+// A .snapfs-staging that is a symlink to an outside directory of complete
+// staged snapshots, a regular file, or a directory owned by another user
+// (a squatter, in a STORE others may write) is moved aside with a log
+// line naming it, keeping what it holds, and made anew: new/ works,
+// nothing of the squatter's is published or followed, and a remount
+// keeps the daemon's own staging area as it is.
+func TestSecStagingAreaMovedAside(t *testing.T) {
 	secRoot(t)
 	cases := []struct {
 		name  string
 		setup func(t *testing.T, store, out string) // out holds a/ and b/
-		watch func(store, out string) string        // the tree to keep unchanged
 	}{
 		{"symlink", func(t *testing.T, store, out string) {
 			if err := os.Symlink(out, filepath.Join(store, ".snapfs-staging")); err != nil {
 				t.Fatal(err)
 			}
-		}, func(store, out string) string { return out }},
+		}},
 		{"regular file", func(t *testing.T, store, out string) {
 			writeFile(t, filepath.Join(store, ".snapfs-staging"), []byte("not a directory\n"))
-		}, func(store, out string) string { return out }},
+		}},
 		{"foreign owner", func(t *testing.T, store, out string) {
 			nwSh(t, "cp -a "+out+" "+filepath.Join(store, ".snapfs-staging"))
 			nwSh(t, "chown -R 4242:4242 "+filepath.Join(store, ".snapfs-staging"))
-		}, func(store, out string) string { return filepath.Join(store, ".snapfs-staging") }},
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -348,33 +365,55 @@ func TestSecStagingAreaRefused(t *testing.T) {
 			secWriteSnap(t, filepath.Join(out, "a"), "outside", false)
 			secWriteSnap(t, filepath.Join(out, "b"), "outside", true)
 			c.setup(t, store, out)
-			watched := c.watch(store, out)
-			before := secTree(t, watched)
-			storeBefore := names(t, store)
+			outBefore := secTree(t, out)
+			squat := secTreeRel(t, filepath.Join(store, ".snapfs-staging"))
+			var aside string
 			for _, round := range []string{"mount", "remount"} {
 				d := mountStore(t, store, "", "--commit-delay", "300ms")
-				if ents, err := os.ReadDir(d.Path("new")); err == nil {
-					for _, e := range ents {
-						t.Errorf("%s: new/ lists %s", round, e.Name())
+				if round == "mount" {
+					wantNames(t, d.Path("new"))
+					if err := os.Mkdir(d.Path("new", "c"), 0o755); err != nil {
+						t.Fatalf("mkdir new/c: %v, want a staging area made anew", err)
 					}
 				}
+				wantNames(t, d.Path("new"), "c")
 				for _, n := range []string{"a", "b"} {
 					if _, err := os.ReadDir(d.Path("new", n)); err == nil {
 						t.Errorf("%s: new/%s can be listed", round, n)
 					}
 				}
-				if err := os.Mkdir(d.Path("new", "c"), 0o755); err == nil {
-					t.Errorf("%s: mkdir new/c succeeded", round)
-				}
 				time.Sleep(visible)
-				wantNames(t, store, storeBefore...)
 				for _, n := range names(t, d.Mnt) {
 					if n != "new" {
 						t.Errorf("%s: MNT shows %s", round, n)
 					}
 				}
-				secSame(t, round, watched, before)
-				nwContains(t, round+" log", d.Log(), ".snapfs-staging")
+				got, _ := filepath.Glob(filepath.Join(store, ".snapfs-staging.refused-*"))
+				if len(got) != 1 {
+					t.Fatalf("%s: moved aside %v, want one entry (STORE holds %v)", round, got, names(t, store))
+				}
+				aside = got[0]
+				wantNames(t, store, ".snapfs-staging", filepath.Base(aside))
+				st := lstat(t, filepath.Join(store, ".snapfs-staging"))
+				if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Uid != 0 {
+					t.Errorf("%s: .snapfs-staging made anew is mode %#o uid %d, want root's directory", round, st.Mode, st.Uid)
+				}
+				wantNames(t, filepath.Join(store, ".snapfs-staging"), "c")
+				secSame(t, round, out, outBefore)
+				after := secTreeRel(t, aside)
+				for p, b := range squat {
+					if after[p] != b {
+						t.Errorf("%s: the squatter's %s changed:\n was %s\n now %s", round, p, b, after[p])
+					}
+				}
+				if len(after) != len(squat) {
+					t.Errorf("%s: the squatter's entry holds %d entries, was %d", round, len(after), len(squat))
+				}
+				if round == "mount" {
+					nwContains(t, round+" log", d.Log(), filepath.Base(aside))
+				} else if strings.Contains(d.Log(), "moved aside") {
+					t.Errorf("remount: the daemon's own staging area was moved aside:\n%s", d.Log())
+				}
 				d.stop()
 			}
 		})
