@@ -118,7 +118,9 @@
 // staging directory counts). Views written back from a backup are
 // checked against the staged snapshot's own (viewcheck.go) and removed
 // on publishing; a written-back sha256sums never makes mv hash a large
-// file under the kernel's rename locks (sumscache.go).
+// file under the kernel's rename locks (sumscache.go). A validation that
+// a stopped daemon left unfinished (a durable marker, validating.go) is not
+// tried again by itself until the staging directory changes.
 // Once published, a snapshot gets its digest record in the background,
 // taking turns per chunk (digest.go, digestqueue.go); the record and the last
 // verification's result are read once per version of the snapshot and

@@ -142,6 +142,7 @@ func (s *stager) status(name string, ino uint64) ([]byte, unix.Stat_t, error) {
 	st := s.get(name)
 	st.mu.Lock()
 	writers, last := st.writers, st.last
+	started, stopped := s.interrupted(dir) // under the lock: not a validation running now
 	st.mu.Unlock()
 	missing := missingFiles(dir)
 	if len(missing) > 0 {
@@ -156,7 +157,9 @@ func (s *stager) status(name string, ino uint64) ([]byte, unix.Stat_t, error) {
 	} else if s.busy(dir) {
 		b.WriteString("open for writing: through a hard link in another staging directory\n")
 	}
-	if last != "" {
+	if stopped {
+		b.WriteString(interruptedLine(started))
+	} else if last != "" {
 		b.WriteString("last validation failed:\n")
 		b.WriteString(last)
 	} else if len(missing) == 0 && len(refused) == 0 {

@@ -56,6 +56,7 @@ type stage struct {
 	lastChange time.Time
 	timer      *time.Timer
 	last       string // findings of the last failed validation
+	stopped    bool   // a marker says a daemon stopped validating it (validating.go)
 }
 
 func newStager(t *tree) *stager {
@@ -216,6 +217,9 @@ func (s *stager) listStat() ([]stagedDir, error) {
 	sort.Strings(all)
 	out := make([]stagedDir, 0, len(all))
 	for _, n := range all {
+		if hiddenStage(n) {
+			continue // the daemon's own (validating.go)
+		}
 		if st, err := statEntry(r, n); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			out = append(out, stagedDir{n, st.Ino})
 		}
@@ -225,6 +229,9 @@ func (s *stager) listStat() ([]stagedDir, error) {
 
 // exists lstats the staging directory name.
 func (s *stager) exists(name string) (unix.Stat_t, bool) {
+	if hiddenStage(name) {
+		return unix.Stat_t{}, false
+	}
 	r, err := s.root()
 	if err != nil {
 		return unix.Stat_t{}, false
@@ -354,6 +361,7 @@ func (s *stager) rename(old, name string) error {
 	s.mu.Unlock()
 	st.name = name
 	st.lastChange = time.Now()
+	s.forgetStop(name, st)
 	s.schedule(name, st)
 	return nil
 }
@@ -423,7 +431,17 @@ func (s *stager) touched(name string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.lastChange = time.Now()
+	s.forgetStop(name, st)
 	s.schedule(name, st)
+}
+
+// forgetStop drops the marker of an interrupted validation of st, which
+// changed: it may publish by itself again. Callers hold st.mu.
+func (s *stager) forgetStop(name string, st *stage) {
+	if st.stopped {
+		st.stopped = false
+		s.dropMarker(name) // now: the next try must not find it
+	}
 }
 
 // schedule (re)starts the commit delay of st; callers hold st.mu.
@@ -454,8 +472,18 @@ func (s *stager) autoCommit(name string) {
 	}
 	missing, busy := missingFiles(dir), s.busy(dir)
 	last := lastChanged(dir)
+	// Under the lock, so a validation running now is not taken for one
+	// a stopped daemon left.
+	st.mu.Lock()
+	started, stopped := s.interrupted(dir)
+	if stopped && !st.stopped {
+		slog.Warn("staged snapshot not published by itself: its validation did not finish last time (the daemon stopped during it); change a file or mv it to try again",
+			"name", name, "validation_started", started.UTC().Format(time.RFC3339Nano))
+	}
+	st.stopped = stopped
+	st.mu.Unlock()
 	dir.Close()
-	if len(missing) > 0 {
+	if len(missing) > 0 || stopped {
 		return
 	}
 	if wait := min(s.t.opts.CommitDelay-time.Since(last), s.t.opts.CommitDelay); wait > 0 {
@@ -582,7 +610,10 @@ func (s *stager) publish(name, target string) error {
 		return fmt.Errorf("publish %q: a file is still open for writing: %w", target, syscall.EBUSY)
 	}
 	unix.Unlinkat(int(dir.Fd()), manifestTmp, 0) // left by a crash in placeManifest
+	validated := s.markValidating(r, dir, name)
 	manifest, report := validateStaged(dir, time.Now())
+	validated()
+	st.stopped = false
 	if !report.Valid() {
 		st.last = string(report.Text())
 		slog.Warn("staged snapshot rejected", "name", name, "findings", strings.TrimSpace(st.last))

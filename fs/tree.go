@@ -89,9 +89,10 @@ func (t *tree) published(staged, name string) {
 // an earlier run of the daemon.
 func (t *tree) resume() {
 	t.stage.unhold()
-	names, _ := t.stage.list()
-	for _, n := range names {
-		t.stage.touched(n)
+	stages, _ := t.stage.listStat()
+	t.stage.sweepMarkers(stages)
+	for _, st := range stages {
+		t.stage.touched(st.name)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/snapfs/snapfs/snapshot"
@@ -199,4 +200,66 @@ func TestSecHardLinkedBigNamesRSS(t *testing.T) {
 	if hwm := secVmKB(t, pid, "VmHWM"); hwm > 400<<10 {
 		t.Errorf("daemon peak RSS %d MiB (VmRSS %d MiB), want under 400 MiB", hwm>>10, secVmKB(t, pid, "VmRSS")>>10)
 	}
+}
+
+// secWaitFor waits until ok holds, failing with what after 20s.
+func secWaitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: %s", what)
+		}
+	}
+}
+
+// The daemon is killed (SIGKILL, as the OOM killer does) while it
+// validates a user's staged snapshot by itself. The next daemon comes up
+// and stays up, and does not publish it by itself again: the staging
+// directory stays, its status and the log say the validation did not
+// finish, and once the user touches a file it publishes.
+func TestSecValidationCrashNotRetried(t *testing.T) {
+	e := secSetup(t, 0o1777)
+	u := secNewUser(t, e.probe)
+	src := filepath.Join(e.dir, "src")
+	secWriteSnap(t, src, "crash", false)
+	if err := os.Chmod(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SNAPFS_TEST_VALIDATE_DELAY", "1h") // the daemon's validation waits, marker written
+	d := e.mount(t, "--commit-delay", "300ms")
+	x := d.Path("new", "x")
+	if r := u.Run(t, "sh", "-c", "set -e; mkdir "+x+"; cp "+src+"/manifest.bin "+src+"/state.bin "+src+"/memory.bin "+x+"/"); r.code != 0 {
+		t.Fatalf("staging as %s: %d %s", u.Name, r.code, r.stderr)
+	}
+	staged := filepath.Join(e.store, ".snapfs-staging", "x")
+	marker := filepath.Join(e.store, ".snapfs-staging", ".snapfs-validating", fmt.Sprint(lstat(t, staged).Ino))
+	secWaitFor(t, "no validation marker "+marker, func() bool { _, err := os.Lstat(marker); return err == nil })
+	d.kill()
+	unix.Unmount(d.Mnt, unix.MNT_DETACH)
+
+	t.Setenv("SNAPFS_TEST_VALIDATE_DELAY", "")
+	for _, round := range []string{"restart", "second restart"} {
+		d = e.mount(t, "--commit-delay", "300ms")
+		status := secWaitStatus(t, d, "x", "validation did not finish last time")
+		nwContains(t, round+": status", status, "change a file or mv it to try again")
+		secWaitFor(t, round+": the log does not say x was not published", func() bool {
+			return strings.Contains(d.Log(), "not published by itself") && strings.Contains(d.Log(), `name="x"`)
+		})
+		time.Sleep(visible) // past more commit delays: nothing tries again
+		secAlive(t, d, round)
+		wantAbsent(t, filepath.Join(e.store, "x"))
+		wantNames(t, d.Path("new"), "x")
+		if round == "restart" {
+			d.stop()
+		}
+	}
+	if r := u.Run(t, "touch", d.Path("new", "x", "memory.bin")); r.code != 0 {
+		t.Fatalf("touch as %s: %d %s", u.Name, r.code, r.stderr)
+	}
+	secWaitFor(t, "x not published after the touch", func() bool {
+		_, err := os.Lstat(filepath.Join(e.store, "x", "manifest.bin"))
+		return err == nil
+	})
+	secAlive(t, d, "after publishing")
+	wantAbsent(t, marker)
 }
