@@ -2,7 +2,8 @@
 GO      ?= go
 BIN     := bin/snapfs
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PREFIX  ?= /usr/local
 STORE   ?= demo-store
 MNT     ?= mnt

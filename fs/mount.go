@@ -164,8 +164,12 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 			}()
 		}
 	}
+	// The kernel's protocol version is learned only here (snapfs version
+	// points to this line).
+	ks := server.KernelSettings()
 	slog.Info("mounted", "store", storeDir, "mnt", mnt,
-		"passthrough", !cfg.NoPassthrough && server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0)
+		"passthrough", !cfg.NoPassthrough && ks.Flags64()&fuse.CAP_PASSTHROUGH != 0,
+		"fuse_protocol", fmt.Sprintf("%d.%d", ks.Major, ks.Minor))
 	return server, nil
 }
 

@@ -6,24 +6,53 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 )
+
+// cmdHelp is what `snapfs NAME --help` shows. It is kept whole, not only
+// printed, so the man page and the bash completion are made from the same
+// text (docs_test.go).
+type cmdHelp struct {
+	name     string
+	synopsis string // "[--field NAME] DIR"
+	about    string
+	fl       *flag.FlagSet
+	options  bool // mount: the -o options follow the flags
+}
+
+// helpSeen, when set, is told of each command's help as the command
+// makes its flag set: `snapfs NAME --help` then hands over all of it.
+var helpSeen func(*cmdHelp)
 
 // newCmdFlags makes the flag set of a subcommand whose help shows synopsis
 // ("[--field NAME] DIR") and about. Errors go to stderr.
 func newCmdFlags(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
-	fl := flag.NewFlagSet(name, flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() {
-		w := fl.Output()
-		fmt.Fprintf(w, "usage: snapfs %s %s\n\n%s\n", name, synopsis, about)
-		hasFlags := false
-		fl.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
-			fmt.Fprintf(w, "\nflags:\n")
-			fl.PrintDefaults()
-		}
+	return newCmdHelp(name, synopsis, about, stderr).fl
+}
+
+func newCmdHelp(name, synopsis, about string, stderr io.Writer) *cmdHelp {
+	h := &cmdHelp{name: name, synopsis: synopsis, about: about}
+	h.fl = flag.NewFlagSet(name, flag.ContinueOnError)
+	h.fl.SetOutput(stderr)
+	h.fl.Usage = func() { h.print(h.fl.Output()) }
+	if helpSeen != nil {
+		helpSeen(h)
 	}
-	return fl
+	return h
+}
+
+func (h *cmdHelp) print(w io.Writer) {
+	fmt.Fprintf(w, "usage: snapfs %s\n\n%s\n", strings.TrimSpace(h.name+" "+h.synopsis), h.about)
+	hasFlags := false
+	h.fl.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintf(w, "\nflags:\n")
+		h.fl.PrintDefaults()
+	}
+	if h.options {
+		fmt.Fprintf(w, "\n")
+		printMountOptions(w, h.fl)
+	}
 }
 
 // parseCmdArgs parses args, allowing flags after positional arguments

@@ -23,7 +23,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 			"Exit status: 0 identical, 1 different, 2 trouble (like diff(1)).",
 		stderr)
 	asJSON := fl.Bool("json", false, "print the differences as JSON")
-	schemaDir := fl.String("schema", "", "directory of OpenVMM's saved-state .proto files: name the changed fields of each changed unit")
+	schemaDir := fl.String("schema", "", "the directory `DIR` of OpenVMM's saved-state .proto files: name the changed fields of each changed unit")
 	pos, code, done := parseCmdArgs(fl, args, stdout)
 	if done {
 		return code

@@ -24,11 +24,11 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 			"schema lacks its type or the bytes do not decode); --unit NAME prints one\n"+
 			"unit, --raw its value as protoc --decode_raw does.",
 		stderr)
-	field := fl.String("field", "", "print only this manifest field")
+	field := fl.String("field", "", "print only the manifest field `NAME`")
 	state := fl.Bool("state", false, "print the state units as JSON")
-	unit := fl.String("unit", "", "print only this state unit")
+	unit := fl.String("unit", "", "print only the state unit `NAME`")
 	raw := fl.Bool("raw", false, "with --unit: print the value as protoc --decode_raw does")
-	schemaDir := fl.String("schema", "", "directory of OpenVMM's saved-state .proto files")
+	schemaDir := fl.String("schema", "", "the directory `DIR` of OpenVMM's saved-state .proto files")
 	pos, code, done := parseCmdArgs(fl, args, stdout)
 	if done {
 		return code

@@ -28,18 +28,31 @@ func register(name, summary string, run func(args []string, stdout, stderr io.Wr
 	commands[name] = command{summary: summary, run: run}
 }
 
+// The global help's texts, shared with snapfs(8).
+const (
+	summary = "inspect, validate, create and mount OpenVMM snapshots"
+	about   = "snapfs serves a STORE directory of OpenVMM snapshots (manifest.bin, state.bin,\n" +
+		"memory.bin) as a FUSE filesystem, where each snapshot's files, manifest fields\n" +
+		"and device state can be read, restored from and checked, and new snapshots are\n" +
+		"saved into new/. Its other commands work on snapshot directories without a mount."
+)
+
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "snapfs %s: inspect, validate, create and mount OpenVMM snapshots\n\n", version)
+	fmt.Fprintf(w, "snapfs %s: %s\n\n%s\n\n", version, summary, about)
 	fmt.Fprintf(w, "usage: snapfs COMMAND [flags] ARGS...\n\ncommands:\n")
+	for _, n := range commandNames() {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(w, "\nRun 'snapfs help COMMAND' (or 'snapfs COMMAND --help') for a command's flags.\n")
+}
+
+func commandNames() []string {
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintf(w, "\nRun 'snapfs COMMAND --help' for a command's flags.\n")
+	return names
 }
 
 func main() {
@@ -55,12 +68,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
-	case "-h", "-help", "--help", "help":
+	case "-h", "-help", "--help":
 		usage(stdout)
 		return 0
-	case "-version", "--version", "version":
-		fmt.Fprintf(stdout, "snapfs %s\n", version)
-		return 0
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	c, ok := commands[args[0]]
 	if !ok {

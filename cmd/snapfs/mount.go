@@ -32,34 +32,35 @@ type mountArgs struct {
 }
 
 func mountFlags(a *mountArgs, stderr io.Writer) *flag.FlagSet {
-	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	fl.Usage = func() {
-		fmt.Fprintf(fl.Output(), "usage: snapfs mount [flags] STORE MNT\n\n"+
-			"Serves the snapshots in STORE at MNT until SIGINT/SIGTERM or umount.\n\nflags:\n")
-		fl.PrintDefaults()
-	}
+	h := newCmdHelp("mount", "[flags] [-o OPTIONS] STORE MNT",
+		"Serves the snapshots in STORE at MNT until SIGINT/SIGTERM or umount, then\n"+
+			"exits 0. A dead mount left at MNT by a killed daemon is detached and\n"+
+			"replaced; MNT inside STORE (or the reverse) is refused. After make install,\n"+
+			"mount -t snapfs STORE MNT runs it too (mount.snapfs(8)).",
+		stderr)
+	h.options = true
+	fl := h.fl
 	fl.BoolVar(&a.cfg.AllowOther, "allow-other", false, "let other users access the mount (with default_permissions)")
 	fl.BoolVar(&a.cfg.ReadOnly, "read-only", false, "no new/: snapshots cannot be created")
 	fl.BoolVar(&a.cfg.NoPassthrough, "no-passthrough", false, "serve file reads through the daemon instead of FUSE passthrough")
 	fl.BoolVar(&a.cfg.Debug, "debug", false, "log every FUSE operation")
-	fl.Func("watch", "how changes to STORE are found: auto (from STORE's filesystem), inotify, or poll (a STORE other hosts change)", func(s string) error {
+	fl.Func("watch", "how changes to STORE are found (`MODE`): auto (from STORE's filesystem), inotify, or poll (a STORE other hosts change)", func(s string) error {
 		m, err := snapfs.ParseWatch(s)
 		a.cfg.Watch = m
 		return err
 	})
 	fl.BoolFunc("no-watch", "same as --watch=poll", func(string) error { a.cfg.Watch = snapfs.WatchPoll; return nil })
-	fl.IntVar(&a.cfg.WatchBudget, "watch-budget", 0, "inotify watches on snapshot directories at most (default 8192, or a quarter of max_user_watches); the rest are polled")
+	fl.IntVar(&a.cfg.WatchBudget, "watch-budget", 0, "at most `N` inotify watches on snapshot directories (default 8192, or a quarter of max_user_watches); the rest are polled")
 	a.cfg.CommitDelay = 2 * time.Second
 	fl.Var(delayFlag{&a.cfg.CommitDelay}, "commit-delay", "publish a complete staged snapshot after it is unchanged for this `duration` (0: only on rename)")
-	fl.IntVar(&a.cfg.MaxFdsPerUser, "max-fds-per-user", snapfs.DefaultMaxFdsPerUser, "files one user may hold open in the daemon at once (EMFILE past it)")
-	fl.IntVar(&a.cfg.MaxStagingDirsPerUser, "max-staging-dirs-per-user", snapfs.DefaultMaxStagingDirsPerUser, "staging directories one user other than root may have in new/ at once (EDQUOT past it)")
+	fl.IntVar(&a.cfg.MaxFdsPerUser, "max-fds-per-user", snapfs.DefaultMaxFdsPerUser, "`N` files one user may hold open in the daemon at once (EMFILE past it)")
+	fl.IntVar(&a.cfg.MaxStagingDirsPerUser, "max-staging-dirs-per-user", snapfs.DefaultMaxStagingDirsPerUser, "`N` staging directories one user other than root may have in new/ at once (EDQUOT past it)")
 	a.cfg.DecodedCacheBytes = snapfs.DefaultDecodedCacheBytes
-	fl.Var(bytesFlag{&a.cfg.DecodedCacheBytes}, "decoded-cache-bytes", "memory for decoded state of all snapshots (state.bin indexes, value.txt, value.json), least recently used dropped first: a `size` such as 256M or 1G")
-	fl.StringVar(&a.cfg.Schema, "schema", "", "directory of OpenVMM's saved-state .proto files (openvmm --write-saved-state-proto): adds state/<unit>/value.json; reloaded when it changes or on SIGHUP")
+	fl.Var(bytesFlag{&a.cfg.DecodedCacheBytes}, "decoded-cache-bytes", "memory for decoded state of all snapshots (state.bin indexes, value.txt, value.json), least recently used dropped first: a `SIZE` such as 256M or 1G")
+	fl.StringVar(&a.cfg.Schema, "schema", "", "the directory `DIR` of OpenVMM's saved-state .proto files (openvmm --write-saved-state-proto): adds state/<unit>/value.json; reloaded when it changes or on SIGHUP")
 	fl.BoolVar(&a.daemon, "daemon", false, "return once the mount is ready, serving in the background")
-	fl.StringVar(&a.logFile, "log", "", "append the log to this file, made 0600; refused through a symlink, readable by others, or in a directory others may write (default: stderr; discarded with --daemon)")
-	fl.Func("o", "mount(8) style options: allow_other,ro,noexec,no_passthrough,debug,watch=auto|inotify|poll,watch_budget=N,commit_delay=2s,max_fds_per_user=N,max_staging_dirs_per_user=N,decoded_cache_bytes=SIZE,schema=DIR", func(s string) error {
+	fl.StringVar(&a.logFile, "log", "", "append the log to this `FILE`, made 0600; refused through a symlink, readable by others, or in a directory others may write (default: stderr; discarded with --daemon)")
+	fl.Func("o", "mount(8) style `OPTIONS`, comma-separated: the mount options below", func(s string) error {
 		return a.applyOptions(s)
 	})
 	return fl

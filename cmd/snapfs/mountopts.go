@@ -1,8 +1,11 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -10,76 +13,166 @@ import (
 	snapfs "github.com/snapfs/snapfs/fs"
 )
 
-// applyOptions reads a mount(8) -o list. Generic options that mean
-// nothing to snapfs (defaults, rw, nofail, x-..., _netdev) are accepted;
-// nosuid and nodev are always on, so suid and dev are refused.
+// mountOption is one -o option of `snapfs mount` and of mount(8)'s
+// helper. This table is the parser and the help (and so the man page):
+// what one lists the other takes.
+type mountOption struct {
+	name string
+	arg  string // the value's placeholder ("N"), "" for an option without one
+	flag string // the --flag it is the same as, whose text the help shows
+	// about is the help text of an option without a flag.
+	about string
+	set   func(a *mountArgs, val string) error
+}
+
+// mountOptions, in the order the help shows them.
+var mountOptions = []mountOption{
+	{name: "allow_other", flag: "allow-other", set: func(a *mountArgs, _ string) error { a.cfg.AllowOther = true; return nil }},
+	{name: "ro", flag: "read-only", set: setReadOnly},
+	{name: "read_only", about: "the same as ro", set: setReadOnly},
+	{name: "noexec", about: "files on the mount cannot be executed", set: func(a *mountArgs, _ string) error { a.cfg.NoExec = true; return nil }},
+	{name: "exec", about: "files on the mount can be executed (the default; undoes an earlier noexec)", set: func(a *mountArgs, _ string) error { a.cfg.NoExec = false; return nil }},
+	{name: "no_passthrough", flag: "no-passthrough", set: func(a *mountArgs, _ string) error { a.cfg.NoPassthrough = true; return nil }},
+	{name: "debug", flag: "debug", set: func(a *mountArgs, _ string) error { a.cfg.Debug = true; return nil }},
+	{name: "watch", arg: "MODE", flag: "watch", set: func(a *mountArgs, val string) error {
+		m, err := snapfs.ParseWatch(val)
+		if err != nil {
+			return fmt.Errorf("option watch=%q: want auto, inotify or poll", val)
+		}
+		a.cfg.Watch = m
+		return nil
+	}},
+	{name: "no_watch", about: "the same as watch=poll", set: func(a *mountArgs, _ string) error { a.cfg.Watch = snapfs.WatchPoll; return nil }},
+	{name: "watch_budget", arg: "N", flag: "watch-budget", set: func(a *mountArgs, val string) error {
+		return positiveOption("watch_budget", val, &a.cfg.WatchBudget)
+	}},
+	{name: "commit_delay", arg: "DURATION", flag: "commit-delay", set: func(a *mountArgs, val string) error {
+		d, err := parseDelay(val)
+		if err != nil {
+			return fmt.Errorf("option commit_delay=%q: %v", val, err)
+		}
+		a.cfg.CommitDelay = d
+		return nil
+	}},
+	{name: "max_fds_per_user", arg: "N", flag: "max-fds-per-user", set: func(a *mountArgs, val string) error {
+		return positiveOption("max_fds_per_user", val, &a.cfg.MaxFdsPerUser)
+	}},
+	{name: "max_staging_dirs_per_user", arg: "N", flag: "max-staging-dirs-per-user", set: func(a *mountArgs, val string) error {
+		return positiveOption("max_staging_dirs_per_user", val, &a.cfg.MaxStagingDirsPerUser)
+	}},
+	{name: "decoded_cache_bytes", arg: "SIZE", flag: "decoded-cache-bytes", set: func(a *mountArgs, val string) error {
+		n, err := parseBytes(val)
+		if err != nil {
+			return fmt.Errorf("option decoded_cache_bytes=%q: %v", val, err)
+		}
+		a.cfg.DecodedCacheBytes = n
+		return nil
+	}},
+	{name: "log", arg: "FILE", flag: "log", set: func(a *mountArgs, val string) error {
+		if val == "" {
+			return fmt.Errorf("option log needs a file: log=FILE")
+		}
+		a.logFile = val
+		return nil
+	}},
+	{name: "schema", arg: "DIR", flag: "schema", set: func(a *mountArgs, val string) error {
+		if val == "" {
+			return fmt.Errorf("option schema needs a directory: schema=DIR")
+		}
+		a.cfg.Schema = val
+		return nil
+	}},
+}
+
+func setReadOnly(a *mountArgs, _ string) error { a.cfg.ReadOnly = true; return nil }
+
+// ignoredOptions are mount(8)'s generic options, which mean nothing to
+// snapfs (nosuid and nodev are always on); x-* and comment=* too.
+var ignoredOptions = []string{"defaults", "rw", "auto", "noauto", "user", "nouser", "users", "nofail", "_netdev",
+	"nosuid", "nodev", "async", "sync", "atime", "noatime", "relatime"}
+
+// applyOptions reads a mount(8) -o list.
 func (a *mountArgs) applyOptions(list string) error {
 	for _, o := range strings.Split(list, ",") {
-		key, val, _ := strings.Cut(o, "=")
-		switch key {
-		case "", "defaults", "rw", "auto", "noauto", "user", "nouser", "users", "nofail", "_netdev",
-			"nosuid", "nodev", "async", "sync", "atime", "noatime", "relatime":
-		case "suid", "dev":
+		key, val, hasVal := strings.Cut(o, "=")
+		switch {
+		case key == "" || slices.Contains(ignoredOptions, key) || strings.HasPrefix(key, "x-") || key == "comment":
+			continue
+		case key == "suid" || key == "dev":
 			return fmt.Errorf("option %s: snapfs always mounts nosuid,nodev (set-id bits and device files in STORE never take effect); remove it", key)
-		case "noexec":
-			a.cfg.NoExec = true
-		case "exec":
-			a.cfg.NoExec = false
-		case "allow_other":
-			a.cfg.AllowOther = true
-		case "ro", "read_only":
-			a.cfg.ReadOnly = true
-		case "no_passthrough":
-			a.cfg.NoPassthrough = true
-		case "debug":
-			a.cfg.Debug = true
-		case "no_watch":
-			a.cfg.Watch = snapfs.WatchPoll
-		case "watch":
-			m, err := snapfs.ParseWatch(val)
-			if err != nil {
-				return fmt.Errorf("option watch=%q: want auto, inotify or poll", val)
-			}
-			a.cfg.Watch = m
-		case "watch_budget":
-			if err := positiveOption(key, val, &a.cfg.WatchBudget); err != nil {
-				return err
-			}
-		case "commit_delay":
-			d, err := parseDelay(val)
-			if err != nil {
-				return fmt.Errorf("option commit_delay=%q: %v", val, err)
-			}
-			a.cfg.CommitDelay = d
-		case "max_fds_per_user":
-			if err := positiveOption(key, val, &a.cfg.MaxFdsPerUser); err != nil {
-				return err
-			}
-		case "max_staging_dirs_per_user":
-			if err := positiveOption(key, val, &a.cfg.MaxStagingDirsPerUser); err != nil {
-				return err
-			}
-		case "decoded_cache_bytes":
-			n, err := parseBytes(val)
-			if err != nil {
-				return fmt.Errorf("option decoded_cache_bytes=%q: %v", val, err)
-			}
-			a.cfg.DecodedCacheBytes = n
-		case "log":
-			a.logFile = val
-		case "schema":
-			if val == "" {
-				return fmt.Errorf("option schema needs a directory: schema=DIR")
-			}
-			a.cfg.Schema = val
-		default:
-			if strings.HasPrefix(key, "x-") || strings.HasPrefix(key, "comment=") {
-				continue
-			}
-			return fmt.Errorf("unknown mount option %q", o)
+		}
+		i := slices.IndexFunc(mountOptions, func(m mountOption) bool { return m.name == key })
+		if i < 0 {
+			return fmt.Errorf("unknown mount option %q (snapfs mount --help lists them)", o)
+		}
+		m := mountOptions[i]
+		if m.arg == "" && hasVal {
+			return fmt.Errorf("option %s takes no value: write %s", o, key)
+		}
+		if m.arg != "" && !hasVal {
+			return fmt.Errorf("option %s needs a value: %s=%s", key, key, m.arg)
+		}
+		if err := m.set(a, val); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// optionAbout is the help text of option m: its flag's, when it has one.
+func optionAbout(m mountOption, fl *flag.FlagSet) string {
+	if f := fl.Lookup(m.flag); f != nil {
+		_, usage := flag.UnquoteUsage(f)
+		return usage
+	}
+	return m.about
+}
+
+// optionSpelling is how the help writes option m: "name" or "name=ARG",
+// with the flag it is the same as.
+func optionSpelling(m mountOption) string {
+	s := m.name
+	if m.arg != "" {
+		s += "=" + m.arg
+	}
+	if m.flag != "" {
+		s += " (--" + m.flag + ")"
+	}
+	return s
+}
+
+// Texts of the -o section, shared with the man page.
+const (
+	mountOptionsTitle = "mount options (-o LIST, comma-separated; the same in mount -t snapfs and fstab):"
+	mountOptionsTail  = "mount(8)'s generic options (%s, x-*, comment=*) are accepted and mean nothing to snapfs. Mounts are always nosuid,nodev: suid and dev are refused."
+)
+
+// printMountOptions prints the -o section of the help, in the style of
+// flag.PrintDefaults; fl is mount's flag set, for the texts.
+func printMountOptions(w io.Writer, fl *flag.FlagSet) {
+	fmt.Fprintf(w, "%s\n", mountOptionsTitle)
+	for _, m := range mountOptions {
+		fmt.Fprintf(w, "  %s\n    \t%s\n", optionSpelling(m), optionAbout(m, fl))
+	}
+	fmt.Fprintf(w, "\n%s\n", wrap(fmt.Sprintf(mountOptionsTail, strings.Join(ignoredOptions, ", ")), 78))
+}
+
+// wrap breaks s into lines of at most width columns at spaces.
+func wrap(s string, width int) string {
+	var b strings.Builder
+	n := 0
+	for i, w := range strings.Fields(s) {
+		if i > 0 && n+1+len(w) > width {
+			b.WriteByte('\n')
+			n = 0
+		} else if i > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
 }
 
 // positiveOption reads key=val, a count above zero, into n.

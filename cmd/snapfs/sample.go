@@ -20,9 +20,9 @@ func runSample(args []string, stdout, stderr io.Writer) int {
 			"OpenVMM's save-snapshot would: x86_64 and aarch64, various VP counts, typical\n"+
 			"device state units, and a sparse memory.bin. Existing names are an error.",
 		stderr)
-	count := fl.Int("count", 3, "number of snapshots")
+	count := fl.Int("count", 3, "make `N` snapshots")
 	mem := sizeFlag{64 << 20}
-	fl.Var(&mem, "memory-size", "guest RAM per snapshot, rounded up to the page size (e.g. 64MiB, 1G)")
+	fl.Var(&mem, "memory-size", "guest RAM (`SIZE`) per snapshot, rounded up to the page size (e.g. 64MiB, 1G)")
 	pos, code, done := parseCmdArgs(fl, args, stdout)
 	if done {
 		return code

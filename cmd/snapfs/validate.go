@@ -20,11 +20,11 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			"expectation flag it also runs OpenVMM's restore check against a VM configured\n"+
 			"so; flags left out are not checked. Exit status: 0 valid, 1 errors, 2 usage.",
 		stderr)
-	arch := fl.String("arch", "", "expected architecture (x86_64 or aarch64)")
+	arch := fl.String("arch", "", "expected architecture `A` (x86_64 or aarch64)")
 	var mem, page sizeFlag
-	fl.Var(&mem, "memory-size", "expected guest RAM size, e.g. 4G or 512MiB")
-	vps := fl.Uint("vp-count", 0, "expected number of virtual processors")
-	fl.Var(&page, "page-size", "expected page size in bytes, e.g. 4096 or 64K")
+	fl.Var(&mem, "memory-size", "expected guest RAM `SIZE`, e.g. 4G or 512MiB")
+	vps := fl.Uint("vp-count", 0, "expected number `N` of virtual processors")
+	fl.Var(&page, "page-size", "expected page size `N` in bytes, e.g. 4096 or 64K")
 	pos, code, done := parseCmdArgs(fl, args, stdout)
 	if done {
 		return code
