@@ -5,17 +5,20 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PREFIX  ?= /usr/local
+MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 STORE   ?= demo-store
 MNT     ?= mnt
 FUZZTIME ?= 20s
 SOAK    ?= 10m
 
 # Debian packages, installed only when missing: the demo needs FUSE alone;
-# the tests also run real clients against the mount, and GlusterFS.
+# the tests also run real clients against the mount, and GlusterFS, and
+# check the man pages (man-db, groff-base).
 DEMO_PKGS := fuse3
-TEST_PKGS := $(DEMO_PKGS) rsync tar xfsprogs restic borgbackup libarchive-tools acl attr stress-ng fio protobuf-compiler glusterfs-server glusterfs-client
+TEST_PKGS := $(DEMO_PKGS) rsync tar xfsprogs restic borgbackup libarchive-tools acl attr stress-ng fio protobuf-compiler glusterfs-server glusterfs-client man-db groff-base
 
-.PHONY: all build deps deps-demo test run fuzz bench soak install clean
+.PHONY: all build deps deps-demo test run fuzz bench soak install uninstall docs clean
 
 all: build
 
@@ -74,11 +77,29 @@ soak: deps build
 
 # mount(8) runs /sbin/mount.snapfs (and mount.fuse.snapfs for -t fuse.snapfs);
 # both are the snapfs binary, which acts as the helper under those names.
+# The man pages and the completion are made from the help (make docs).
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/snapfs
 	mkdir -p $(DESTDIR)/sbin
 	ln -sf $(PREFIX)/bin/snapfs $(DESTDIR)/sbin/mount.snapfs
 	ln -sf $(PREFIX)/bin/snapfs $(DESTDIR)/sbin/mount.fuse.snapfs
+	install -D -m 0644 docs/man/snapfs.8 $(DESTDIR)$(MANDIR)/man8/snapfs.8
+	install -D -m 0644 docs/man/mount.snapfs.8 $(DESTDIR)$(MANDIR)/man8/mount.snapfs.8
+	ln -sf mount.snapfs.8 $(DESTDIR)$(MANDIR)/man8/mount.fuse.snapfs.8
+	install -D -m 0644 contrib/bash-completion/snapfs $(DESTDIR)$(BASHCOMPDIR)/snapfs
+
+# Removes what install put down, and the directories it made that only
+# those files were in (never bin/, sbin/ or man/ themselves).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/snapfs $(DESTDIR)/sbin/mount.snapfs $(DESTDIR)/sbin/mount.fuse.snapfs
+	rm -f $(DESTDIR)$(MANDIR)/man8/snapfs.8 $(DESTDIR)$(MANDIR)/man8/mount.snapfs.8 $(DESTDIR)$(MANDIR)/man8/mount.fuse.snapfs.8
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/snapfs
+	@for d in $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(PREFIX)/share/bash-completion; do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
+
+# Remakes docs/man/*.8 and contrib/bash-completion/snapfs from the help.
+docs:
+	$(GO) test ./cmd/snapfs -run '^TestDocsUpToDate$$' -count=1 -update-docs
 
 clean:
 	rm -rf bin
