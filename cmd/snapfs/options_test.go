@@ -76,6 +76,8 @@ func optionSample(m mountOption) string {
 		return m.name + "=5s"
 	case "N":
 		return m.name + "=3"
+	case "SIZE":
+		return m.name + "=3M"
 	}
 	return m.name + "=/some/" + strings.ToLower(m.arg)
 }
