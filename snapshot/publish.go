@@ -141,7 +141,7 @@ func renameNoReplace(from int, old string, to int, new string) error {
 func claimDir(dirfd int, name string) error {
 	for try := 0; ; try++ {
 		err := unix.Mkdirat(dirfd, name, 0o700)
-		if err == nil || err != unix.EEXIST || try == maxClaimTries {
+		if err != unix.EEXIST || try == maxClaimTries {
 			return err
 		}
 		var st unix.Stat_t
@@ -152,7 +152,7 @@ func claimDir(dirfd int, name string) error {
 	}
 }
 
-// maxClaimTries bounds claimDir's retries (about 2 s in all).
+// maxClaimTries bounds claimDir's retries (1.6 s of pauses at most).
 const maxClaimTries = 12
 
 // openDir opens the directory name beneath dirfd (dirfd itself for "."),
