@@ -3,6 +3,7 @@ package fs
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -16,15 +17,13 @@ func (sn *Snap) unitValue(i int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := idx.Units[i]
-	if u.ValueLen > statetext.MaxValueSize {
-		return nil, fmt.Errorf("%d bytes, more than %d: %w", u.ValueLen, statetext.MaxValueSize, statetext.ErrTooLarge)
-	}
-	fd, err := sn.store.openBeneath(sn.Name+"/state.bin", unix.O_RDONLY|unix.O_NONBLOCK)
+	name := sn.Name + "/state.bin"
+	fd, err := sn.store.openBeneath(name, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, err
@@ -32,15 +31,7 @@ func (sn *Snap) unitValue(i int) ([]byte, error) {
 	if idOf(&st) != idOf(&sn.File(fileState).st) {
 		return nil, fmt.Errorf("state.bin changed while being read: %w", unix.ESTALE)
 	}
-	b := make([]byte, u.ValueLen)
-	n, err := unix.Pread(fd, b, u.ValueOff)
-	if err != nil {
-		return nil, err
-	}
-	if n != len(b) {
-		return nil, fmt.Errorf("state.bin shrank while being read: %w", unix.ESTALE)
-	}
-	return b, nil
+	return statetext.ReadValue(f, name, idx.Units[i])
 }
 
 // viewKey is the decoded cache's key of a view of unit i.

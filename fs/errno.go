@@ -6,6 +6,8 @@ import (
 	iofs "io/fs"
 	"log/slog"
 	"syscall"
+
+	"github.com/snapfs/snapfs/snapshot/statetext"
 )
 
 // toErrno is the one place where Go errors become FUSE replies. Errors that
@@ -37,6 +39,8 @@ func toErrno(ctx context.Context, op string, err error) syscall.Errno {
 		return syscall.EINVAL
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
+	case errors.Is(err, statetext.ErrChanged):
+		return syscall.ESTALE // state.bin shrank below its index
 	}
 	slog.ErrorContext(ctx, "unexpected error", "op", op, "err", err)
 	return syscall.EIO

@@ -8,6 +8,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/snapfs/snapfs/snapshot/statetext"
 )
 
 func TestToErrno(t *testing.T) {
@@ -25,6 +27,7 @@ func TestToErrno(t *testing.T) {
 		{iofs.ErrExist, syscall.EEXIST},
 		{iofs.ErrPermission, syscall.EACCES},
 		{context.Canceled, syscall.EINTR},
+		{fmt.Errorf("value: %w", statetext.ErrChanged), syscall.ESTALE},
 		{&errInvalid{"error: x\n"}, syscall.EINVAL},
 		// Never ENOSYS by accident: the kernel would stop sending the op.
 		{syscall.ENOSYS, syscall.EIO},

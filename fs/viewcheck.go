@@ -129,12 +129,11 @@ func checkUnit(ud *os.File, where string, u *snapshot.Unit, state *os.File) []st
 // makes; a unit too large for a text view has none to write back, and
 // is refused before anything the size of it is allocated.
 func checkUnitText(ud *os.File, u *snapshot.Unit, state *os.File) error {
-	if u.ValueLen > statetext.MaxValueSize {
-		return fmt.Errorf("the staged state.bin's unit has no text view: %d bytes, more than %d", u.ValueLen, statetext.MaxValueSize)
-	}
-	b := make([]byte, u.ValueLen)
-	if _, err := state.ReadAt(b, u.ValueOff); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading state.bin: %v", err)
+	b, err := statetext.ReadValue(state, "the staged state.bin", *u)
+	if errors.Is(err, statetext.ErrTooLarge) {
+		return fmt.Errorf("no text view: %v", err)
+	} else if err != nil {
+		return err
 	}
 	text, err := statetext.DecodeRaw(b)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,14 +63,18 @@ func unitValues(dir string) (map[string]*statetext.Unit, error) {
 	defer f.Close()
 	out := map[string]*statetext.Unit{}
 	for _, u := range idx.Units {
-		if out[u.Name] != nil || u.ValueLen > 1<<20 {
-			continue // the first of a name, as state/ shows it; values decode up to 1 MiB
+		if _, ok := out[u.Name]; ok {
+			continue // the first of a name, as state/ shows it
 		}
-		v := make([]byte, u.ValueLen)
-		if _, err := f.ReadAt(v, u.ValueOff); err != nil {
-			return nil, fmt.Errorf("%s: unit %q: %w", path, u.Name, err)
+		v, err := statetext.ReadValue(f, path, u)
+		switch {
+		case errors.Is(err, statetext.ErrTooLarge):
+			out[u.Name] = nil // no value.json to compare
+		case err != nil:
+			return nil, err
+		default:
+			out[u.Name] = &statetext.Unit{Name: u.Name, TypeURL: u.TypeURL, Value: v}
 		}
-		out[u.Name] = &statetext.Unit{Name: u.Name, TypeURL: u.TypeURL, Value: v}
 	}
 	return out, nil
 }

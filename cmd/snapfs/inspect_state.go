@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/snapfs/snapfs/snapshot"
 	"github.com/snapfs/snapfs/snapshot/statetext"
@@ -38,14 +39,7 @@ func inspectState(dir, schemaDir, unit string, raw bool, stdout, stderr io.Write
 	defer f.Close()
 	read := func(u snapshot.Unit) statetext.Unit {
 		out := statetext.Unit{Name: u.Name, TypeURL: u.TypeURL}
-		if u.ValueLen > statetext.MaxValueSize {
-			out.Err = fmt.Errorf("%d bytes, more than %d: %w", u.ValueLen, statetext.MaxValueSize, statetext.ErrTooLarge)
-			return out
-		}
-		out.Value = make([]byte, u.ValueLen)
-		if _, err := f.ReadAt(out.Value, u.ValueOff); err != nil {
-			out.Err = err
-		}
+		out.Value, out.Err = statetext.ReadValue(f, path, u)
 		return out
 	}
 	if unit == "" {
@@ -55,7 +49,10 @@ func inspectState(dir, schemaDir, unit string, raw bool, stdout, stderr io.Write
 		}
 		doc, problems := statetext.StateJSON(units, schema)
 		for _, p := range problems {
-			fmt.Fprintf(stderr, "snapfs inspect: warning: %s: %s\n", path, p)
+			if !strings.HasPrefix(p, path+": ") { // a read error names it already
+				p = path + ": " + p
+			}
+			fmt.Fprintf(stderr, "snapfs inspect: warning: %s\n", p)
 		}
 		if doc == nil {
 			return 1
@@ -70,7 +67,7 @@ func inspectState(dir, schemaDir, unit string, raw bool, stdout, stderr io.Write
 		su := read(u)
 		if raw {
 			if su.Err != nil {
-				return fail("%s: unit %q: %v", path, unit, su.Err)
+				return fail("%v", su.Err)
 			}
 			text, err := statetext.DecodeRaw(su.Value)
 			if err != nil {
@@ -80,7 +77,10 @@ func inspectState(dir, schemaDir, unit string, raw bool, stdout, stderr io.Write
 			return 0
 		}
 		doc, err := statetext.UnitJSON(su, schema)
-		if err != nil {
+		switch {
+		case su.Err != nil:
+			fmt.Fprintf(stderr, "snapfs inspect: warning: %v\n", su.Err)
+		case err != nil:
 			fmt.Fprintf(stderr, "snapfs inspect: warning: %s: unit %q: %v\n", path, unit, err)
 		}
 		if doc == nil {

@@ -12,7 +12,7 @@ type Unit struct {
 	Name    string
 	TypeURL string
 	Value   []byte
-	Err     error // reading the value failed; the unit's value is null
+	Err     error // reading the value failed (ReadValue's error, naming the unit); the value is null
 }
 
 // UnitJSON is one unit's entry of StateJSON: {"type_url": ..., "value":
@@ -64,7 +64,10 @@ func StateJSON(units []Unit, s *Schema) (doc []byte, problems []string) {
 		}
 		seen[u.Name] = true
 		one, err := UnitJSON(u, s)
-		if err != nil {
+		switch {
+		case u.Err != nil:
+			problems = append(problems, u.Err.Error()) // ReadValue's name the unit
+		case err != nil:
 			problems = append(problems, fmt.Sprintf("unit %q: %v", u.Name, err))
 		}
 		if one == nil {
