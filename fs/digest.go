@@ -97,20 +97,13 @@ func (t *tree) digestOne(name string) {
 	}
 	dir := os.NewFile(uintptr(fd), name)
 	defer dir.Close()
-	var st unix.Stat_t
-	if unix.Fstatat(fd, digest.RecordName, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-		return
-	}
 	start := time.Now()
-	r, err := digest.Make(fd, &digest.Options{Workers: digestWorkers, Thread: background, Turn: &t.digests.turn})
-	if err == nil {
-		err = unix.Fstatat(fd, "memory.bin", &st, unix.AT_SYMLINK_NOFOLLOW)
-	}
-	if err == nil {
-		err = digest.WriteAt(dir, digest.RecordName, r.Encode(), &st)
-	}
+	made, err := digest.MakeRecord(dir, false, &digest.Options{Workers: digestWorkers, Thread: background, Turn: &t.digests.turn})
 	if err != nil {
 		slog.Warn("digest record not made", "snapshot", name, "err", err)
+		return
+	}
+	if !made {
 		return
 	}
 	slog.Info("digest record made", "snapshot", name, "took", time.Since(start).Round(time.Millisecond))

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/snapfs/snapfs/snapshot/digest"
 )
@@ -48,28 +45,17 @@ func digestOne(path string, force bool, stdout, stderr io.Writer) error {
 		return unwrapPath(err)
 	}
 	defer dir.Close()
-	fd := int(dir.Fd())
-	var st unix.Stat_t
-	if !force && unix.Fstatat(fd, digest.RecordName, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-		fmt.Fprintf(stdout, "%s: has a digest record already\n", path)
-		return nil
-	}
-	p := startProgress(stderr, filepath.Base(path), digest.Total(fd))
-	r, err := digest.Make(fd, &digest.Options{Done: &p.done})
+	// Started first so that it counts everything; gone before it shows
+	// when there is a record already.
+	p := startProgress(stderr, filepath.Base(path), digest.Total(int(dir.Fd())))
+	made, err := digest.MakeRecord(dir, force, &digest.Options{Done: &p.done})
 	p.end()
 	if err != nil {
 		return err
 	}
-	if err := unix.Fstatat(fd, "memory.bin", &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return err
-	}
-	if err := digest.WriteAt(dir, digest.RecordName, r.Encode(), &st); err != nil {
-		return err
-	}
-	if force {
-		if err := unix.Unlinkat(fd, digest.ResultName, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-			return err
-		}
+	if !made {
+		fmt.Fprintf(stdout, "%s: has a digest record already\n", path)
+		return nil
 	}
 	fmt.Fprintf(stdout, "%s: digest record made\n", path)
 	return nil
