@@ -7,7 +7,9 @@
 // that `openvmm --write-saved-state-proto DIR` writes, with a real .proto
 // compiler (github.com/bufbuild/protocompile), and decodes a value as the
 // message its type URL names into the proto3 JSON mapping with .proto
-// field names (protobuf-go's dynamicpb and protojson).
+// field names (protobuf-go's dynamicpb and protojson). ReadValue reads a
+// unit's value bytes from state.bin, at the place snapshot's index gives:
+// the one reader of values for the daemon and the commands.
 //
 // Both are bounded: values larger than MaxValueSize and texts larger
 // than MaxTextSize are refused (ErrTooLarge), groups nest at most 100
