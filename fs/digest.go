@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 
 	"github.com/snapfs/snapfs/snapshot/digest"
@@ -108,17 +107,5 @@ func (t *tree) digestOne(name string) {
 	}
 	slog.Info("digest record made", "snapshot", name, "took", time.Since(start).Round(time.Millisecond))
 	t.store.invalidate(name)
-	if ch := t.root.EmbeddedInode().GetChild(name); ch != nil {
-		t.refreshSums(ch)
-		ch.NotifyContent(0, 0) // its listing
-	}
-}
-
-// refreshSums drops the kernel's entry for sha256sums in the snapshot
-// directory ch (a negative one, cached while there was no record), so a
-// record made or removed shows.
-func (t *tree) refreshSums(ch *fusefs.Inode) {
-	if _, ok := ch.Operations().(*snapDirNode); ok {
-		t.notify.entry(ch, sumsName)
-	}
+	t.view().DigestMade(name)
 }

@@ -64,7 +64,7 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	var w *watcher
 	if mode == WatchInotify {
 		budget := watchBudget(cfg.WatchBudget)
-		if w, err = startWatcher(t, budget); err != nil {
+		if w, err = startWatcher(store, t.view(), t.makeStaging(), budget); err != nil {
 			mode, why = WatchPoll, "inotify failed ("+err.Error()+")"
 		} else {
 			why += fmt.Sprintf("; at most %d snapshot directories watched, the rest polled every %v", budget, pollInterval)
@@ -75,7 +75,7 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	// reports a name that is still missing.
 	timeout, negative := cacheForever, cacheForever
 	if mode == WatchPoll {
-		w = startPoller(t)
+		w = startPoller(store, t.view(), t.makeStaging())
 		negative = pollInterval
 	}
 	slog.Info("watching STORE", "mode", mode, "why", why)
@@ -149,7 +149,7 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	go func() { server.Wait(); close(done); stop() }()
 	go t.evictLoop(done)
 	if schema != nil {
-		schema.changed = func() { go t.schemaChanged() }
+		schema.changed = t.view().SchemaChanged
 		go schema.run(!cfg.NoWatch && cfg.Watch != WatchPoll, done)
 		if cfg.ReloadSchema != nil {
 			go func() {

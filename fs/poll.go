@@ -61,7 +61,7 @@ func (w *watcher) pollOnce() {
 // pollListings compares STORE's and the staging area's entries with the
 // last poll.
 func (w *watcher) pollListings() bool {
-	s := w.t.store
+	s := w.store
 	changed := false
 	var st unix.Stat_t
 	if unix.Fstat(s.fd, &st) == nil {
@@ -113,7 +113,7 @@ func (w *watcher) pollListings() bool {
 
 // pollCached stats what is cached and not watched (see above).
 func (w *watcher) pollCached() bool {
-	s := w.t.store
+	s := w.store
 	type target struct {
 		key  *snapKey     // the store's decoded version, if any
 		dir  *unix.Stat_t // else the directory as listed
@@ -134,8 +134,8 @@ func (w *watcher) pollCached() bool {
 			}
 		}
 	}
-	for name, ch := range w.t.root.EmbeddedInode().Children() {
-		if _, ok := ch.Operations().(*snapDirNode); !ok || targets[name] != nil || l == nil {
+	for _, name := range w.view.Known() {
+		if targets[name] != nil || l == nil {
 			continue
 		}
 		if e, ok := l.find(name); ok {

@@ -10,7 +10,6 @@ import (
 	"time"
 	"unsafe"
 
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 
 	"github.com/snapfs/snapfs/snapshot/statetext"
@@ -163,40 +162,5 @@ func (h *schemaHolder) watch(events chan<- struct{}, done <-chan struct{}) {
 				}
 			}
 		}
-	}
-}
-
-// schemaChanged makes the kernel forget every value.json it knows, and
-// whether it exists: the new schema may decode more or fewer units, or
-// differently.
-func (t *tree) schemaChanged() {
-	root := t.root.EmbeddedInode()
-	for _, snap := range root.Children() {
-		if _, ok := snap.Operations().(*snapDirNode); ok {
-			t.dropDecoded(snap, "value.json")
-		}
-	}
-}
-
-// dropDecoded makes the kernel forget the entries names (value.txt,
-// value.json) of every unit directory of the snapshot node snap that it
-// knows, present or absent: whether they exist depends on the bytes and
-// the schema, not on a STORE directory a notification would name.
-func (t *tree) dropDecoded(snap *fusefs.Inode, names ...string) {
-	state := snap.GetChild("state")
-	if state == nil {
-		return
-	}
-	for _, u := range state.Children() {
-		if _, ok := u.Operations().(*unitDirNode); !ok {
-			continue
-		}
-		for _, name := range names {
-			if v := u.GetChild(name); v != nil {
-				v.NotifyContent(0, 0)
-			}
-			t.notify.entry(u, name)
-		}
-		u.NotifyContent(0, 0) // its listing
 	}
 }

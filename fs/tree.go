@@ -65,24 +65,26 @@ func newTree(store *Store, opts Options) *tree {
 	return t
 }
 
-// published drops the kernel's entries for a staging directory that just
-// became a snapshot: the new name (a cached negative entry) and the
-// staging name, which names nothing now. It runs apart from the FUSE
-// request that published, once no request holds a directory lock.
+// published is told by the stager that the staging directory staged is
+// now the snapshot name.
 func (t *tree) published(staged, name string) {
 	// Now, not when a watcher or the poller reports it: the caller
 	// looks up name next.
 	t.store.invalidate(name)
-	go func() {
-		root := t.root.EmbeddedInode()
-		t.notify.entry(root, name)
-		root.NotifyContent(0, 0)
-		if nd := root.GetChild("new"); nd != nil {
-			t.notify.entry(nd, staged)
-			nd.NotifyContent(0, 0) // its cached listing
-		}
-	}()
+	t.view().Published(staged, name)
 	t.digestLater(name)
+}
+
+// makeStaging makes the staging area, on a writable mount (nil: none).
+func (t *tree) makeStaging() func() {
+	if t.opts.ReadOnly {
+		return nil
+	}
+	return func() {
+		if r, err := t.stage.ensureRoot(); err == nil {
+			r.Close()
+		}
+	}
 }
 
 // resume schedules the automatic publish of staging directories left by

@@ -12,7 +12,6 @@ import (
 	"time"
 	"unsafe"
 
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +29,8 @@ import (
 // used watches past it. A snapshot without a watch is polled while it
 // is cached.
 type watcher struct {
-	t      *tree
+	store  *Store
+	view   Viewer   // told of each round of changes (events.go)
 	f      *os.File // the inotify fd; nil when polling
 	budget int      // snapshot directory watches at most
 	done   chan struct{}
@@ -70,10 +70,11 @@ func watchBudget(n int) int {
 	return max(b, 16)
 }
 
-// newWatcher makes a watcher of the tree with no source yet.
-func newWatcher(t *tree, budget int) *watcher {
+// newWatcher makes a watcher of s with no source yet, reporting to v.
+func newWatcher(s *Store, v Viewer, budget int) *watcher {
 	return &watcher{
-		t:       t,
+		store:   s,
+		view:    v,
 		budget:  budget,
 		done:    make(chan struct{}),
 		wds:     map[int32]string{},
@@ -84,16 +85,15 @@ func newWatcher(t *tree, budget int) *watcher {
 	}
 }
 
-// startPoller serves changes by polling alone (poll.go).
-func startPoller(t *tree) *watcher {
-	w := newWatcher(t, 0)
-	t.store.mu.Lock()
-	t.store.watched = true
-	t.store.mu.Unlock()
-	if !t.opts.ReadOnly {
-		if r, err := t.stage.ensureRoot(); err == nil {
-			r.Close()
-		}
+// startPoller serves changes by polling alone (poll.go). makeStaging,
+// when not nil, makes the staging area first, so it is seen from the start.
+func startPoller(s *Store, v Viewer, makeStaging func()) *watcher {
+	w := newWatcher(s, v, 0)
+	s.mu.Lock()
+	s.watched = true
+	s.mu.Unlock()
+	if makeStaging != nil {
+		makeStaging()
 	}
 	w.pollListings() // the state changes are measured against
 	go w.flush()
@@ -113,28 +113,25 @@ const (
 
 // startWatcher watches STORE; each directory in it is added when listed
 // or created, within budget.
-func startWatcher(t *tree, budget int) (*watcher, error) {
+func startWatcher(s *Store, v Viewer, makeStaging func(), budget int) (*watcher, error) {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return nil, err
 	}
-	w := newWatcher(t, budget)
+	w := newWatcher(s, v, budget)
 	w.f = os.NewFile(uintptr(fd), "inotify")
-	wd, err := unix.InotifyAddWatch(fd, procPath(t.store.fd), storeMask&^unix.IN_DONT_FOLLOW)
+	wd, err := unix.InotifyAddWatch(fd, procPath(s.fd), storeMask&^unix.IN_DONT_FOLLOW)
 	if err != nil {
 		w.f.Close()
 		return nil, err
 	}
 	w.wds[int32(wd)] = ""
-	t.store.onDir = w.add
-	t.store.mu.Lock()
-	t.store.watched = true
-	t.store.mu.Unlock()
-	if !t.opts.ReadOnly {
-		// Made now, so it is watched from the start.
-		if r, err := t.stage.ensureRoot(); err == nil {
-			r.Close()
-		}
+	s.onDir = w.add
+	s.mu.Lock()
+	s.watched = true
+	s.mu.Unlock()
+	if makeStaging != nil {
+		makeStaging() // now, so it is watched from the start
 	}
 	w.addStaging()
 	go w.read()
@@ -162,7 +159,7 @@ func (w *watcher) addStaging() {
 // watchAt watches the directory STORE/name, opened beneath STORE without
 // following a symlink: the watch is on what was opened, not on a path.
 func (w *watcher) watchAt(name string, mask uint32) (int, error) {
-	fd, err := w.t.store.openBeneath(name, unix.O_PATH|unix.O_DIRECTORY)
+	fd, err := w.store.openBeneath(name, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return -1, err
 	}
@@ -214,7 +211,7 @@ func (w *watcher) evictLocked() {
 	}
 	cands := make([]cand, 0, len(w.dirs))
 	for name := range w.dirs {
-		cands = append(cands, cand{name, w.t.store.lastUse(name)})
+		cands = append(cands, cand{name, w.store.lastUse(name)})
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].used < cands[j].used })
 	for _, c := range cands[:max(1, len(cands)/8)] {
@@ -267,7 +264,7 @@ func (w *watcher) read() {
 
 func (w *watcher) event(wd int32, mask uint32, name string) {
 	if mask&unix.IN_Q_OVERFLOW != 0 {
-		w.t.store.invalidateAll()
+		w.store.invalidateAll()
 		w.mu.Lock()
 		w.all = true
 		w.mu.Unlock()
@@ -297,7 +294,7 @@ func (w *watcher) event(wd int32, mask uint32, name string) {
 	if dir == "" { // an entry of STORE itself
 		entry = name
 		if entry == "" { // STORE itself: its owner or mode, the root's
-			w.t.store.invalidate("")
+			w.store.invalidate("")
 			w.mu.Lock()
 			w.self = true
 			w.mu.Unlock()
@@ -324,7 +321,7 @@ func (w *watcher) event(wd int32, mask uint32, name string) {
 			w.add(entry, false)
 		}
 	}
-	w.t.store.invalidate(entry)
+	w.store.invalidate(entry)
 	w.mu.Lock()
 	w.pending[entry] = true
 	w.mu.Unlock()
@@ -351,75 +348,15 @@ func (w *watcher) flush() {
 		pending, staged, all, self := w.pending, w.staged, w.all, w.self
 		w.pending, w.staged, w.all, w.self = map[string]bool{}, map[string]bool{}, false, false
 		w.mu.Unlock()
-		root := w.t.root.EmbeddedInode()
-		if nd := root.GetChild("new"); nd != nil && len(staged) > 0 {
-			for name := range staged {
-				if name != "" && !w.sameStage(nd, name) {
-					w.t.notify.entry(nd, name)
-				}
-			}
-			nd.NotifyContent(0, 0)
-		}
-		if len(pending) == 0 && !all {
-			if self {
-				root.NotifyContent(0, 0) // its attributes
-			}
-			continue
-		}
-		if all {
-			for name := range root.Children() {
-				pending[name] = true
-			}
-		}
+		c := Changes{All: all, Root: self}
 		for name := range pending {
-			ch := root.GetChild(name)
-			if ch != nil {
-				dropContent(ch)
-				w.t.refreshSums(ch) // a record made or removed
-				w.t.dropDecoded(ch, "value.txt", "value.json")
-			}
-			if ch == nil || !w.sameSnapshot(ch, name) {
-				w.t.notify.entry(root, name)
-			}
+			c.Snapshots = append(c.Snapshots, name)
 		}
-		w.t.notify.entry(root, "latest")
-		root.NotifyContent(0, 0) // the listing and the root's mtime
+		for name := range staged {
+			c.Staged = append(c.Staged, name)
+		}
+		w.view.Changed(c)
 	}
-}
-
-// sameSnapshot reports whether name still names the snapshot directory
-// the kernel knows as ch: then its entry stays (a process may stand in
-// it) and only its contents are refreshed.
-func (w *watcher) sameSnapshot(ch *fusefs.Inode, name string) bool {
-	if _, ok := ch.Operations().(*snapDirNode); !ok {
-		return false
-	}
-	e, err := w.t.store.Entry(name)
-	return err == nil && ino(e.Ino, slotDir) == ch.StableAttr().Ino
-}
-
-// sameStage is sameSnapshot for a staging directory in new/.
-func (w *watcher) sameStage(nd *fusefs.Inode, name string) bool {
-	ch := nd.GetChild(name)
-	if ch == nil {
-		return false
-	}
-	d, ok := ch.Operations().(*stagingDirNode)
-	if !ok {
-		return false
-	}
-	st, ok := w.t.stage.exists(name)
-	return ok && st.Ino == d.ino
-}
-
-// dropContent drops the kernel's cached data and attributes of n and
-// everything the daemon knows below it, so a node the kernel keeps (an
-// open file, a cwd) is read again too.
-func dropContent(n *fusefs.Inode) {
-	for _, ch := range n.Children() {
-		dropContent(ch)
-	}
-	n.NotifyContent(0, 0)
 }
 
 // close stops the watcher.
