@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -124,16 +123,6 @@ func (s *Store) Close() error {
 // reserved names are the tree's own entries; a STORE directory of that
 // name is hidden.
 func reserved(name string) bool { return name == "new" || name == "latest" }
-
-// openBeneath opens rel (relative to STORE) refusing any symlink or
-// escape on the way.
-func (s *Store) openBeneath(rel string, flags int) (int, error) {
-	if rel == "" || rel[0] == '/' {
-		// A node of a snapshot deleted through the mount (snapName "").
-		return -1, &os.PathError{Op: "open", Path: rel, Err: unix.ENOENT}
-	}
-	return openAt(s.fd, rel, flags, 0)
-}
 
 // recheckMemory returns sn, or its successor when memory.bin changed
 // since sn was read. A restored VM writes memory.bin through mmap, which
