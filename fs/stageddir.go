@@ -103,7 +103,9 @@ func (t *tree) stagedCreate(ctx context.Context, dp place, name string, flags, m
 		return nil, err
 	}
 	var h *stagedHandle
-	err = t.stage.changeAt(dp.child(name), func(st *stage, dir *os.File) error {
+	p := dp.child(name)
+	uid, gid := callerOf(ctx)
+	err = t.stage.changeAt(p, func(st *stage, dir *os.File) error {
 		fd, err := openAt(int(dir.Fd()), name, int(flags)|unix.O_CREAT|unix.O_EXCL, mode&noPriv)
 		if errors.Is(err, unix.EEXIST) && flags&unix.O_EXCL == 0 {
 			// Made by someone else since the kernel's lookup: an open,
@@ -112,14 +114,21 @@ func (t *tree) stagedCreate(ctx context.Context, dp place, name string, flags, m
 				err = t.stage.frozen(fd, name)
 				unix.Close(fd)
 			}
-			if err == nil {
+			if err == nil && wantsWrite(flags) {
+				fd, err = t.stage.openWriter(p, dir, name, int(flags), 0, uid)
+			} else if err == nil {
 				fd, err = openEntry(dir, name, int(flags)&^unix.O_CREAT, 0)
 			}
 		} else if err == nil {
-			uid, gid := callerOf(ctx)
-			if err = chownFd(fd, int(uid), int(gid)); err != nil {
+			err = chownFd(fd, int(uid), int(gid))
+			if err == nil && writable(fd) {
+				// A new file, but another daemon may publish it as soon
+				// as it has a name.
+				err = t.stage.lockedAs(p.stage, p.stageIno, dir, name, fd, false)
+			}
+			if err != nil {
+				unlinkOwn(dir, name, fd)
 				unix.Close(fd)
-				unix.Unlinkat(int(dir.Fd()), name, 0)
 			}
 		}
 		if err != nil {

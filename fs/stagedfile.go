@@ -94,6 +94,14 @@ func (f *stagedFileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *
 			if err := f.t.stage.frozen(h.fd, name); err != nil {
 				return err
 			}
+			if !writable(h.fd) {
+				// A reader's handle holds no writer's lock (crosslock.go).
+				unlock, err := f.t.stage.guard(f.where(), dir, name, h.fd, true)
+				if err != nil {
+					return err
+				}
+				defer unlock()
+			}
 			if size, ok := in.GetSize(); ok {
 				if err := unix.Ftruncate(h.fd, int64(size)); err != nil {
 					return err
@@ -104,11 +112,11 @@ func (f *stagedFileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *
 			}
 			return setattrFd(h.fd, in)
 		}
-		fd, err := f.pathFd(dir, name)
+		fd, done, err := f.pathFd(dir, name)
 		if err != nil {
 			return err
 		}
-		defer unix.Close(fd)
+		defer done()
 		if size, ok := in.GetSize(); ok {
 			wfd, err := openEntry(dir, name, unix.O_WRONLY, f.ino)
 			if err != nil {
@@ -142,22 +150,22 @@ func (f *stagedFileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHan
 	var h *stagedHandle
 	uid, _ := callerOf(ctx)
 	open := func(st *stage, dir *os.File, name string) error {
+		var fd int
+		var err error
 		if wantsWrite(flags) {
-			// Checked before the open, which may truncate.
-			fd, err := openEntry(dir, name, unix.O_PATH, f.ino)
-			if err != nil {
+			// Refused here before anything is opened for writing; then
+			// locked against other daemons' publishing (crosslock.go).
+			if fd, err = openEntry(dir, name, unix.O_PATH, f.ino); err != nil {
 				return err
 			}
 			err = f.t.stage.frozen(fd, name)
-			if err == nil {
-				err = killPriv(fd, uid)
-			}
 			unix.Close(fd)
-			if err != nil {
-				return err
+			if err == nil {
+				fd, err = f.t.stage.openWriter(f.where(), dir, name, int(flags), f.ino, uid)
 			}
+		} else {
+			fd, err = openEntry(dir, name, int(flags)&^unix.O_CREAT, f.ino)
 		}
-		fd, err := openEntry(dir, name, int(flags)&^unix.O_CREAT, f.ino)
 		if err != nil {
 			return err
 		}

@@ -507,6 +507,13 @@ func (s *stager) autoCommit(name string) {
 	}
 	if err := s.publish(name, name); err != nil {
 		slog.Info("staged snapshot not published", "name", name, "err", err)
+		var elsewhere *errOpenElsewhere
+		if errors.As(err, &elsewhere) {
+			// Open elsewhere: no close here will say when it is over.
+			st.mu.Lock()
+			s.schedule(name, st)
+			st.mu.Unlock()
+		}
 	}
 }
 
@@ -584,30 +591,54 @@ func (s *stager) publish(name, target string) error {
 	// The kernel sends RELEASE after close(2) returns, so a writer that
 	// just closed may still count: give it a moment before refusing.
 	// Changes through this stage may still come meanwhile (the lock is
-	// let go); they are validated below like any other.
-	for wait := 0; (st.writers > 0 || s.busy(dir)) && wait < 100; wait++ {
+	// let go); they are validated below like any other. Writers of other
+	// daemons are waited for the same way (crosslock.go).
+	var locks *pubLocks
+	var lockErr error
+	for wait := 0; ; wait++ {
+		if st.writers == 0 && !s.busy(dir) {
+			if locks, lockErr = lockForPublish(dir); lockErr == nil {
+				break
+			}
+		}
+		if wait == lockTries || st.done {
+			break
+		}
 		st.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(lockPause)
 		st.mu.Lock()
 	}
 	if st.done {
+		locks.release()
 		return syscall.ENOENT
 	}
 	// Sealed, then no writer may be left: from here on the lock is held to
 	// the rename, and nothing reaches the files through another staging
-	// name (seal.go).
+	// name (seal.go), nor another daemon's writer (crosslock.go), until
+	// the other names are gone.
 	keys := s.seal(dir, target)
 	ok := false
 	defer func() {
 		if ok {
-			go s.unlinkLeftovers(target, keys)
+			go func() {
+				s.unlinkLeftovers(target, keys)
+				locks.release()
+			}()
 		} else {
+			locks.release()
 			s.unseal(keys)
 		}
 	}()
-	if st.writers > 0 || s.busy(dir) {
+	var elsewhere *errOpenElsewhere
+	switch {
+	case st.writers > 0 || s.busy(dir):
 		st.last = "error: a file is still open for writing\n"
 		return fmt.Errorf("publish %q: a file is still open for writing: %w", target, syscall.EBUSY)
+	case errors.As(lockErr, &elsewhere):
+		st.last = "error: " + elsewhere.Error() + "\n"
+		return fmt.Errorf("publish %q: %w", target, lockErr)
+	case lockErr != nil:
+		return lockErr
 	}
 	unix.Unlinkat(int(dir.Fd()), manifestTmp, 0) // left by a crash in placeManifest
 	validated := s.markValidating(r, dir, name)
@@ -630,7 +661,7 @@ func (s *stager) publish(name, target string) error {
 		st.last = fmt.Sprintf("error: %s exists in STORE: publish under another name\n", target)
 		return fmt.Errorf("publish %q: %w", target, syscall.EEXIST)
 	}
-	if err := placeManifest(dir, manifest); err != nil {
+	if err := placeManifest(dir, manifest, locks); err != nil {
 		return err
 	}
 	if err := removeViews(dir); err != nil {
@@ -682,8 +713,10 @@ const manifestTmp = ".manifest.bin.snapfs-tmp"
 
 // placeManifest makes manifest.bin of dir hold exactly manifest, replacing
 // a manifest.json, durably. The file it writes takes manifest.json's
-// owner and mode: it is the same data, given by the same user.
-func placeManifest(dir *os.File, manifest []byte) error {
+// owner and mode: it is the same data, given by the same user. It is
+// locked (in locks) before it is written: no other daemon's writer may
+// reach it.
+func placeManifest(dir *os.File, manifest []byte, locks *pubLocks) error {
 	dfd := int(dir.Fd())
 	if cur, err := readEntry(dir, "manifest.bin", snapshot.MaxManifestSize); err != nil || string(cur) != string(manifest) {
 		owner, err := statEntry(dir, "manifest.json")
@@ -693,12 +726,22 @@ func placeManifest(dir *os.File, manifest []byte) error {
 		if err != nil {
 			return err
 		}
-		fd, err := openAt(dfd, manifestTmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, owner.Mode&0o666)
+		fd, err := openAt(dfd, manifestTmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, owner.Mode&0o666)
 		if err != nil {
 			return err
 		}
+		// Emptied once locked: whatever a writer slipped in before is gone.
+		lfd, err := unix.Dup(fd)
+		if err == nil {
+			err = locks.lock(lfd, "manifest.bin")
+		}
+		if err == nil {
+			err = unix.Ftruncate(fd, 0)
+		}
 		f := os.NewFile(uintptr(fd), manifestTmp)
-		_, err = f.Write(manifest)
+		if err == nil {
+			_, err = f.Write(manifest)
+		}
 		if err == nil {
 			err = chownFd(fd, int(owner.Uid), int(owner.Gid))
 		}

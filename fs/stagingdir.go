@@ -280,6 +280,12 @@ func (d *stagingDirNode) Link(ctx context.Context, target fusefs.InodeEmbedder, 
 		if err := d.t.stage.frozen(fd, srcName); err != nil {
 			return err
 		}
+		// Not while another daemon publishes the file (crosslock.go).
+		unlock, err := d.t.stage.guard(sp, sdir, srcName, fd, false)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		err = unix.Linkat(fd, "", int(dir.Fd()), name, unix.AT_EMPTY_PATH)
 		if err == unix.ENOENT || err == unix.EPERM {
 			// AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (a daemon not run

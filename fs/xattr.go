@@ -33,27 +33,34 @@ func (f *stagedFileNode) withFd(fn func(fd int) error) error {
 // changes its directory.
 func (f *stagedFileNode) changeFd(fn func(fd int) error) error {
 	return f.change(func(_ *stage, dir *os.File, name string) error {
-		fd, err := f.pathFd(dir, name)
+		fd, done, err := f.pathFd(dir, name)
 		if err != nil {
 			return err
 		}
-		defer unix.Close(fd)
+		defer done()
 		return fn(fd)
 	})
 }
 
-// pathFd opens an O_PATH fd of the file, name in dir, refusing a file
-// of a published snapshot (seal.go).
-func (f *stagedFileNode) pathFd(dir *os.File, name string) (int, error) {
-	fd, err := openEntry(dir, name, unix.O_PATH, f.ino)
+// pathFd opens an O_PATH fd of the file, name in dir, for a change,
+// refusing a file of a published snapshot (seal.go); another daemon
+// cannot publish it until done is called (crosslock.go), which also
+// closes the fd.
+func (f *stagedFileNode) pathFd(dir *os.File, name string) (fd int, done func(), err error) {
+	fd, err = openEntry(dir, name, unix.O_PATH, f.ino)
 	if err != nil {
-		return -1, err
+		return -1, nil, err
 	}
-	if err := f.t.stage.frozen(fd, name); err != nil {
+	unlock := func() {}
+	err = f.t.stage.frozen(fd, name)
+	if err == nil {
+		unlock, err = f.t.stage.guard(f.where(), dir, name, fd, false)
+	}
+	if err != nil {
 		unix.Close(fd)
-		return -1, err
+		return -1, nil, err
 	}
-	return fd, nil
+	return fd, func() { unlock(); unix.Close(fd) }, nil
 }
 
 func (f *stagedFileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
