@@ -245,6 +245,7 @@ func secBuildProbe(t testing.TB, dir string) string {
 const secProbeSrc = `package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -317,9 +318,115 @@ func main() {
 		report("", syscall.Rmdir(a[1]))
 	case "rename":
 		report("", syscall.Rename(a[1], a[2]))
+	case "mvthen":
+		// Renames a[1] to a[2] and, the moment that succeeds, tries each
+		// change on a[3:], again until all are gone (ENOENT) or for 200
+		// rounds; prints the ones that got through.
+		if err := syscall.Rename(a[1], a[2]); err != nil {
+			report("", err)
+			return
+		}
+		var through []string
+		for round, gone := 0, false; round < 200 && !gone; round++ {
+			gone = true
+			for _, p := range a[3:] {
+				for op, change := range map[string]func() error{
+					"pwrite": func() error {
+						f, err := os.OpenFile(p, os.O_WRONLY, 0)
+						if err == nil {
+							_, err = f.WriteAt([]byte("probe"), 0)
+							f.Close()
+						}
+						return err
+					},
+					"truncate":  func() error { return syscall.Truncate(p, 1) },
+					"chmod":     func() error { return syscall.Chmod(p, 0o600) },
+					"chown":     func() error { return os.Lchown(p, os.Getuid(), os.Getgid()) },
+					"utimes":    func() error { return syscall.UtimesNano(p, []syscall.Timespec{{Sec: 1}, {Sec: 1}}) },
+					"setxattr":  func() error { return syscall.Setxattr(p, "user.snapfs-probe", []byte("1"), 0) },
+					"fallocate": func() error {
+						f, err := os.OpenFile(p, os.O_WRONLY, 0)
+						if err == nil {
+							err = syscall.Fallocate(int(f.Fd()), 0, 0, 1<<20)
+							f.Close()
+						}
+						return err
+					},
+				} {
+					if err := change(); err == nil {
+						through = append(through, op+":"+p)
+					} else if !errors.Is(err, syscall.ENOENT) {
+						gone = false
+					}
+				}
+			}
+		}
+		report(strings.Join(through, " "), nil)
 	case "chmod":
 		mode, _ := strconv.ParseUint(a[2], 8, 32)
 		report("", syscall.Chmod(a[1], uint32(mode)))
+	case "pwrite": // no O_CREAT, no O_TRUNC: only what is there changes
+		f, err := os.OpenFile(a[1], os.O_WRONLY, 0)
+		if err == nil {
+			_, err = f.WriteAt([]byte("probe"), 0)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		report("", err)
+	case "truncate":
+		report("", syscall.Truncate(a[1], 0))
+	case "fallocate":
+		f, err := os.OpenFile(a[1], os.O_WRONLY, 0)
+		if err == nil {
+			err = syscall.Fallocate(int(f.Fd()), 0, 0, 1<<20)
+			f.Close()
+		}
+		report("", err)
+	case "chown":
+		report("", os.Lchown(a[1], os.Getuid(), os.Getgid()))
+	case "utimes":
+		report("", syscall.UtimesNano(a[1], []syscall.Timespec{{Sec: 1}, {Sec: 1}}))
+	case "setxattr":
+		report("", syscall.Setxattr(a[1], "user.snapfs-probe", []byte("1"), 0))
+	case "writer":
+		// Opens a[1] read-write (after a first line of stdin, with
+		// "wait"), then runs one change per line of stdin on that handle.
+		in := bufio.NewScanner(os.Stdin)
+		if len(a) > 2 && a[2] == "wait" {
+			fmt.Println("ready")
+			in.Scan()
+		}
+		f, err := os.OpenFile(a[1], os.O_RDWR, 0)
+		report("", err)
+		if err != nil {
+			return
+		}
+		var m []byte
+		for in.Scan() {
+			switch err = nil; in.Text() {
+			case "pwrite":
+				_, err = f.WriteAt([]byte("WRITER"), 0)
+			case "ftruncate": // to its size: a change the snapshot survives
+				var st os.FileInfo
+				if st, err = f.Stat(); err == nil {
+					err = f.Truncate(st.Size())
+				}
+			case "fallocate":
+				err = syscall.Fallocate(int(f.Fd()), 0, 0, 4096)
+			case "fchmod":
+				err = f.Chmod(0o666)
+			case "mmap":
+				m, err = syscall.Mmap(int(f.Fd()), 0, 4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+			case "mwrite":
+				copy(m, "MAPPED")
+			case "munmap":
+				err = syscall.Munmap(m)
+			case "close":
+				err = f.Close()
+			}
+			report("", err)
+		}
 	case "hold":
 		max, _ := strconv.Atoi(a[2])
 		var files []*os.File
