@@ -328,46 +328,10 @@ func (s *stager) underCap(r *os.File, uid int) error {
 	return nil
 }
 
-// rename moves a staging directory within new/.
-func (s *stager) rename(old, name string) error {
-	if err := snapshot.ValidName(name); err != nil {
-		return err
-	}
-	if s.taken(name) {
-		return syscall.EEXIST
-	}
-	st := s.get(old)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.done {
-		return syscall.ENOENT
-	}
-	r, err := s.root()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	// With the fallback for filesystems without RENAME_NOREPLACE
-	// (GlusterFS answers EINVAL).
-	if err := snapshot.RenameNoReplace(int(r.Fd()), old, int(r.Fd()), name); err != nil {
-		if errors.Is(err, unix.ENOTEMPTY) {
-			return syscall.EEXIST
-		}
-		return err
-	}
-	s.mu.Lock()
-	delete(s.stages, old)
-	s.stages[name] = st
-	s.mu.Unlock()
-	st.name = name
-	st.lastChange = time.Now()
-	s.forgetStop(name, st)
-	s.schedule(name, st)
-	return nil
-}
-
-// remove deletes an empty staging directory.
-func (s *stager) remove(name string) error {
+// withStage runs fn with the staging directory name's stage locked and
+// the staging area open: the start of every rename, removal and publish.
+// A stage already published or removed is ENOENT.
+func (s *stager) withStage(name string, fn func(st *stage, r *os.File) error) error {
 	st := s.get(name)
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -379,16 +343,52 @@ func (s *stager) remove(name string) error {
 		return err
 	}
 	defer r.Close()
-	if err := unix.Unlinkat(int(r.Fd()), name, unix.AT_REMOVEDIR); err != nil {
+	return fn(st, r)
+}
+
+// rename moves a staging directory within new/.
+func (s *stager) rename(old, name string) error {
+	if err := snapshot.ValidName(name); err != nil {
 		return err
 	}
-	if st.timer != nil {
-		st.timer.Stop()
+	if s.taken(name) {
+		return syscall.EEXIST
 	}
-	s.mu.Lock()
-	delete(s.stages, name)
-	s.mu.Unlock()
-	return nil
+	return s.withStage(old, func(st *stage, r *os.File) error {
+		// With the fallback for filesystems without RENAME_NOREPLACE
+		// (GlusterFS answers EINVAL).
+		if err := snapshot.RenameNoReplace(int(r.Fd()), old, int(r.Fd()), name); err != nil {
+			if errors.Is(err, unix.ENOTEMPTY) {
+				return syscall.EEXIST
+			}
+			return err
+		}
+		s.mu.Lock()
+		delete(s.stages, old)
+		s.stages[name] = st
+		s.mu.Unlock()
+		st.name = name
+		st.lastChange = time.Now()
+		s.forgetStop(name, st)
+		s.schedule(name, st)
+		return nil
+	})
+}
+
+// remove deletes an empty staging directory.
+func (s *stager) remove(name string) error {
+	return s.withStage(name, func(st *stage, r *os.File) error {
+		if err := unix.Unlinkat(int(r.Fd()), name, unix.AT_REMOVEDIR); err != nil {
+			return err
+		}
+		if st.timer != nil {
+			st.timer.Stop()
+		}
+		s.mu.Lock()
+		delete(s.stages, name)
+		s.mu.Unlock()
+		return nil
+	})
 }
 
 // closed counts a handle open for writing gone; like touched, it
@@ -572,17 +572,12 @@ func (s *stager) publish(name, target string) error {
 	if s.taken(target) {
 		return fmt.Errorf("publish %q: %w", target, syscall.EEXIST)
 	}
-	st := s.get(name)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.done {
-		return syscall.ENOENT
-	}
-	r, err := s.root()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+	return s.withStage(name, func(st *stage, r *os.File) error { return s.publishLocked(st, r, name, target) })
+}
+
+// publishLocked is publish once withStage holds st and opened the
+// staging area r.
+func (s *stager) publishLocked(st *stage, r *os.File, name, target string) error {
 	dir, err := openDirAt(int(r.Fd()), name)
 	if err != nil {
 		return err
