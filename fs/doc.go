@@ -23,7 +23,7 @@
 // says what is promised. Below STORE nothing is resolved by path: a
 // snapshot's files are opened with openat2(RESOLVE_BENEATH|
 // RESOLVE_NO_SYMLINKS) from STORE's fd, and the staging area only
-// through directory fds (stagearea.go): .snapfs-staging, then the staging
+// through directory fds (beneath.go holds every such helper): .snapfs-staging, then the staging
 // directory, then *at calls and O_PATH fds; a node below new/ is bound to
 // the STORE inode it was looked up as and finds its place from the tree
 // (stagedplace.go). Open files each hold a daemon fd, bounded per user
@@ -138,6 +138,17 @@
 // (snapName), so a rename moves what the kernel holds along with it and a
 // delete leaves those nodes finding nothing. snapfs prune uses the same
 // Store.Trash, with snapshot.Apply as the policy.
+//
+// # Two sides, one edge
+//
+// The package has a FUSE side (the nodes, the notifier, changes.go,
+// evict.go) and a STORE side (the Store, change detection, staging,
+// clones, trash, digests, schema). The STORE side tells the FUSE side of
+// changes only through the Viewer interface (events.go), which
+// kernelView (changes.go) implements with kernel notifications; it never
+// walks the node tree or notifies the kernel itself. The STORE side is
+// meant to become a package of its own that imports no go-fuse; until
+// then, keep new STORE work free of node types and kernel calls.
 //
 // # Errors
 //
