@@ -1,7 +1,21 @@
 // Command snapfs inspects, validates, creates and mounts OpenVMM snapshots.
 //
-// Each subcommand lives in its own file (inspect.go, validate.go, sample.go,
-// mount.go) and is registered in the commands table below.
+// Its commands, each in its own file and registered in the commands
+// table below (main_test.go checks this list against it):
+//
+//   - mount: serve a STORE as a FUSE filesystem (mount.go, mountopts.go;
+//     helper.go is mount(8)'s /sbin/mount.snapfs under that name)
+//   - inspect: print a snapshot's manifest, state units or fields
+//   - validate: check a snapshot directory, optionally against a VM
+//   - diff: show what differs between two snapshots
+//   - digest: make digest records for snapshots that have none
+//   - verify: check snapshots against their digest records
+//   - prune: delete the snapshots a retention policy does not keep
+//   - sample: write demo snapshots into a store
+//   - version: the version, the commit and what the kernel offers
+//   - help: the help of snapfs or of one command
+//
+// Only mount needs FUSE; the others work on STORE's directories directly.
 package main
 
 import (
