@@ -16,23 +16,50 @@ func xfsStore(t testing.TB, size int64) string {
 	t.Helper()
 	needTool(t, "mkfs.xfs")
 	dir := t.TempDir()
-	img := filepath.Join(dir, "xfs.img")
+	img := loopImage(t, dir, "xfs.img", size)
+	run(t, "mkfs.xfs", "-q", "-m", "reflink=1", img)
+	return loopMount(t, "XFS", img, filepath.Join(dir, "mnt"))
+}
+
+// ext4Store makes a loop-mounted ext4 filesystem of size bytes with
+// reservedPct percent of its blocks reserved for root (uid 0), mounted at
+// dir/name (made here), and returns that, unmounted at the end of the test.
+func ext4Store(t testing.TB, dir, name string, size int64, reservedPct int) string {
+	t.Helper()
+	needTool(t, "mkfs.ext4")
+	img := loopImage(t, t.TempDir(), "ext4.img", size)
+	// Inode tables and journal made now: no background writes later.
+	run(t, "mkfs.ext4", "-q", "-F", "-b", "4096", "-m", strconv.Itoa(reservedPct),
+		"-E", "lazy_itable_init=0,lazy_journal_init=0", img)
+	return loopMount(t, "ext4", img, filepath.Join(dir, name))
+}
+
+// loopImage makes dir/name, an empty (sparse) file of size bytes.
+func loopImage(t testing.TB, dir, name string, size int64) string {
+	t.Helper()
+	img := filepath.Join(dir, name)
 	if err := os.WriteFile(img, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Truncate(img, size); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "mkfs.xfs", "-q", "-m", "reflink=1", img)
-	mnt := filepath.Join(dir, "mnt")
+	return img
+}
+
+// loopMount mounts the filesystem image img (of kind, for messages) at
+// mnt, made here, until the end of the test; a kernel that cannot is a
+// skip, or in CI a failure.
+func loopMount(t testing.TB, kind, img, mnt string) string {
+	t.Helper()
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("mounting an XFS image: %v\n%s", err, out)
+			t.Fatalf("mounting an %s image: %v\n%s", kind, err, out)
 		}
-		t.Skipf("cannot mount an XFS image here: %v\n%s", err, out)
+		t.Skipf("cannot mount an %s image here: %v\n%s", kind, err, out)
 	}
 	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
 	return mnt

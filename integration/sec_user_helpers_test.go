@@ -122,7 +122,8 @@ func (u *secUser) Run(t testing.TB, name string, args ...string) result {
 }
 
 // Do runs one probe operation as the user (see secProbeSrc) and returns
-// its errno (0 when it succeeded) and what it printed after "ok".
+// its errno (0 when it succeeded) and what it printed after "ok" or the
+// errno.
 func (u *secUser) Do(t testing.TB, op string, args ...string) (syscall.Errno, string) {
 	t.Helper()
 	r := u.Run(t, u.probe, append([]string{op}, args...)...)
@@ -135,9 +136,10 @@ func secParse(t testing.TB, op string, args []string, out, stderr string) (sysca
 	if rest, ok := strings.CutPrefix(line, "ok"); ok {
 		return 0, strings.TrimPrefix(rest, " ")
 	}
-	if n, ok := strings.CutPrefix(line, "errno "); ok {
+	if rest, ok := strings.CutPrefix(line, "errno "); ok {
+		n, detail, _ := strings.Cut(rest, " ")
 		if e, err := strconv.Atoi(n); err == nil {
-			return syscall.Errno(e), ""
+			return syscall.Errno(e), detail
 		}
 	}
 	t.Fatalf("probe %s %v printed %q (stderr %q)", op, args, out, stderr)
@@ -265,7 +267,27 @@ func report(detail string, err error) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	fmt.Println("errno", int(e))
+	fmt.Println(strings.TrimSpace(fmt.Sprint("errno ", int(e), " ", detail)))
+}
+
+// fill writes size bytes at the end of path in 64 KiB writes: the bytes
+// written. Read-write without O_APPEND, so memory.bin opens a clone.
+func fill(path, size string) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekEnd)
+	}
+	total, _ := strconv.ParseInt(size, 10, 64)
+	var n int64
+	for err == nil && n < total {
+		var k int
+		k, err = f.Write(make([]byte, min(64<<10, total-n)))
+		n += int64(k)
+	}
+	if f != nil {
+		f.Close()
+	}
+	return strconv.FormatInt(n, 10), err
 }
 
 func main() {
@@ -304,6 +326,25 @@ func main() {
 		f, err := os.OpenFile(a[1], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			err = f.Close()
+		}
+		report("", err)
+	case "fill": // PATH BYTES: write up to BYTES more at the end in 64 KiB writes; ok N
+		report(fill(a[1], a[2]))
+	case "allocate": // PATH BYTES [FILL BYTES2]: open read-write, allocate
+		// BYTES from 0; with FILL, then fill it while PATH is still open
+		f, err := os.OpenFile(a[1], os.O_RDWR, 0)
+		if err == nil {
+			size, _ := strconv.ParseInt(a[2], 10, 64)
+			err = syscall.Fallocate(int(f.Fd()), 0, 0, size)
+			defer f.Close()
+		}
+		if len(a) > 3 {
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "fallocate before the fill:", err)
+				os.Exit(2)
+			}
+			report(fill(a[3], a[4]))
+			return
 		}
 		report("", err)
 	case "openrw":
