@@ -48,7 +48,7 @@ func (b *backingNode) Write(ctx context.Context, f fusefs.FileHandle, data []byt
 // Allocate reaches only a restore clone; the snapshot is read-only.
 func (b *backingNode) Allocate(ctx context.Context, f fusefs.FileHandle, off uint64, size uint64, mode uint32) syscall.Errno {
 	if h, ok := cloneOf(f); ok {
-		return toErrno(ctx, "fallocate", unix.Fallocate(h.fd(), mode, int64(off), int64(size)))
+		return toErrno(ctx, "fallocate", allocate(ctx, h.charge, h.fd(), off, size, mode))
 	}
 	return syscall.EROFS
 }

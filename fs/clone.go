@@ -39,7 +39,8 @@ import (
 // passthrough where the kernel can), never to STORE.
 type cloneHandle struct {
 	f       *os.File
-	release func() // gives back the opener's fd quota
+	release func()   // gives back the opener's fd quota
+	charge  *charged // its bytes, with a byte limit (stagedbytes.go)
 }
 
 var (
@@ -59,9 +60,15 @@ func (h *cloneHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 	return fuse.ReadResultFd(h.f.Fd(), off, len(dest)), 0
 }
 
+// Write is a write the daemon serves (no passthrough): as the caller
+// (creds.go), within their byte limit.
 func (h *cloneHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	n, err := unix.Pwrite(h.fd(), data, off)
-	return uint32(n), toErrno(ctx, "write", err)
+	var n int
+	err := userWrite(ctx, h.charge, off, int64(len(data)), func() (err error) {
+		n, err = unix.Pwrite(h.fd(), data, off)
+		return err
+	})
+	return uint32(max(n, 0)), toErrno(ctx, "write", err)
 }
 
 func (h *cloneHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
@@ -69,6 +76,7 @@ func (h *cloneHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 }
 
 func (h *cloneHandle) Release(ctx context.Context) syscall.Errno {
+	h.charge.close()
 	h.f.Close()
 	h.release()
 	return 0
@@ -79,11 +87,10 @@ type noPassthroughClone struct{ *cloneHandle }
 
 func (noPassthroughClone) PassthroughFd() (int, bool) { return -1, false }
 
-// openClone makes the private clone of the published file src (open, of
-// size bytes) for the snapshot name, owned by uid and gid: the restoring
-// user pays for its blocks (quotas), never root.
-func (s *Store) openClone(name string, src int, size int64, uid, gid uint32) (*os.File, error) {
-	start := time.Now()
+// newClone makes the file of a private clone for the snapshot name, empty
+// and owned by uid and gid: the restoring user pays for its blocks
+// (quotas), never root.
+func (s *Store) newClone(name string, uid, gid uint32) (*os.File, error) {
 	own := func(fd int) error {
 		if err := unix.Fchown(fd, int(uid), int(gid)); err != nil {
 			return fmt.Errorf("giving it to uid %d: %w", uid, err)
@@ -101,19 +108,24 @@ func (s *Store) openClone(name string, src int, size int64, uid, gid uint32) (*o
 	if err != nil {
 		return nil, fmt.Errorf("restore clone of %s/memory.bin: %w", name, err)
 	}
-	f := os.NewFile(uintptr(fd), name+"/memory.bin (clone)")
+	return os.NewFile(uintptr(fd), name+"/memory.bin (clone)"), nil
+}
+
+// fillClone fills the clone fd of the snapshot name with the published
+// file src (open, of size bytes).
+func fillClone(name string, fd, src int, size int64) error {
+	start := time.Now()
 	if err := unix.IoctlFileClone(fd, src); err == nil {
 		slog.Debug("restore clone", "snapshot", name, "reflink", true, "took", time.Since(start))
-		return f, nil
+		return nil
 	}
 	copied, err := sparseCopy(fd, src, size)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("restore clone of %s/memory.bin: %w", name, err)
+		return fmt.Errorf("restore clone of %s/memory.bin: %w", name, err)
 	}
 	slog.Info("restore clone copied (no reflink on STORE's filesystem)", "snapshot", name,
 		"size", size, "copied", copied, "took", time.Since(start).Round(time.Millisecond))
-	return f, nil
+	return nil
 }
 
 // onFUSE reports whether STORE is on a FUSE filesystem.
@@ -238,7 +250,7 @@ func (b *backingNode) openRestore(ctx context.Context) (fusefs.FileHandle, uint3
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	if b.t.opts.NoPassthrough || b.t.store.onFUSE() {
+	if !b.t.passthroughWrites() || b.t.store.onFUSE() {
 		// The kernel refuses a clone on a FUSE filesystem (GlusterFS)
 		// as a passthrough backing file: the daemon serves it.
 		return noPassthroughClone{h}, 0, 0
@@ -265,12 +277,28 @@ func (b *backingNode) clone(ctx context.Context) (*cloneHandle, syscall.Errno) {
 		return nil, syscall.EACCES
 	}
 	uid, gid := callerOf(ctx)
-	f, err := b.t.store.openClone(b.snap.get(), src, st.Size, uid, gid)
+	name := b.snap.get()
+	f, err := b.t.store.newClone(name, uid, gid)
 	if err != nil {
 		release()
 		return nil, toErrno(ctx, "open", err)
 	}
-	return &cloneHandle{f: f, release: release}, 0
+	h := &cloneHandle{f: f, release: release}
+	h.charge, err = b.t.bytes.open(h.fd(), true)
+	if err == nil {
+		// The fill allocates, so it is the caller's; so are the kernel's
+		// passthrough writes after the open (creds.go): this thread keeps
+		// the caller's credentials until the reply.
+		err = becomeCaller(ctx, h.fd())
+	}
+	if err == nil {
+		err = h.charge.write(0, allocated(&st), func() error { return fillClone(name, h.fd(), src, st.Size) })
+	}
+	if err != nil {
+		h.Release(ctx)
+		return nil, toErrno(ctx, "open", err)
+	}
+	return h, 0
 }
 
 // idle reports whether no handle of this node is open: its next open may

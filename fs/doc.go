@@ -41,7 +41,10 @@
 // sparse copy, handed to the kernel with passthrough. A clone, like a
 // staged file, is owned by the user who made it, so quotas charge them;
 // the daemon drops CAP_SYS_RESOURCE at mount (caps.go), so the writes
-// the kernel makes on its fds stop at the owner's quota. The kernel keeps
+// the kernel makes on its fds stop at the owner's quota, and those writes
+// and the daemon's own run with the user's filesystem credentials, so
+// root's reserved blocks stay root's (creds.go). --max-staged-bytes-per-user
+// bounds each user's staged and clone bytes (stagedbytes.go). The kernel keeps
 // one backing file and one page cache per inode, so every lookup of
 // memory.bin makes a new node and its entry is never cached
 // (rawlookup.go).

@@ -129,7 +129,10 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	// The first listing of the root needs latest, which reads every
 	// manifest: start on it while the kernel and go-fuse shake hands.
 	go store.Latest()
-	raw := &tracked{&storeStatfs{&uncachedMemory{&zeroOpendir{RawFileSystem: fusefs.NewNodeFS(t.root, opts), on: w != nil}}}, t.notify}
+	// callerThreads: the kernel's writes to staged files and clones are
+	// the caller's (creds.go).
+	nodes := &callerThreads{fusefs.NewNodeFS(t.root, opts)}
+	raw := &tracked{&storeStatfs{&uncachedMemory{&zeroOpendir{RawFileSystem: nodes, on: w != nil}}}, t.notify}
 	server, err := fuse.NewServer(raw, mnt, &opts.MountOptions)
 	if err != nil {
 		stop()
@@ -167,8 +170,9 @@ func Mount(storeDir, mnt string, cfg MountConfig) (*fuse.Server, error) {
 	// The kernel's protocol version is learned only here (snapfs version
 	// points to this line).
 	ks := server.KernelSettings()
+	passthrough := !cfg.NoPassthrough && ks.Flags64()&fuse.CAP_PASSTHROUGH != 0
 	slog.Info("mounted", "store", storeDir, "mnt", mnt,
-		"passthrough", !cfg.NoPassthrough && ks.Flags64()&fuse.CAP_PASSTHROUGH != 0,
+		"passthrough", passthrough, "staged_passthrough", passthrough && t.passthroughWrites(),
 		"fuse_protocol", fmt.Sprintf("%d.%d", ks.Major, ks.Minor))
 	return server, nil
 }

@@ -168,6 +168,7 @@ func (t *tree) stagedMkdir(dp place, name string, mode uint32, uid, gid uint32) 
 // stagedRemove unlinks (or with flags AT_REMOVEDIR removes the empty
 // directory) name in dp.
 func (t *tree) stagedRemove(dp place, name string, flags int) error {
+	defer t.bytes.removedSome() // after it: a scan meanwhile may see it
 	return t.stage.changeAt(dp.child(name), func(_ *stage, dir *os.File) error {
 		return unix.Unlinkat(int(dir.Fd()), name, flags)
 	})
@@ -183,6 +184,7 @@ func (t *tree) stagedRename(dp place, name string, to place, newName string, fla
 	if flags&^uint32(unix.RENAME_NOREPLACE|unix.RENAME_EXCHANGE) != 0 {
 		return syscall.EINVAL
 	}
+	defer t.bytes.removedSome() // it may have replaced a file
 	return t.stage.changeAt(dp.child(name), func(_ *stage, dir *os.File) error {
 		dfd := int(dir.Fd())
 		return unix.Renameat2(dfd, name, dfd, newName, uint(flags))

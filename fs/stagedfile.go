@@ -103,7 +103,7 @@ func (f *stagedFileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *
 				defer unlock()
 			}
 			if size, ok := in.GetSize(); ok {
-				if err := unix.Ftruncate(h.fd, int64(size)); err != nil {
+				if err := truncate(ctx, h.charge, h.fd, size); err != nil {
 					return err
 				}
 				if err := killPriv(h.fd, uid); err != nil {
@@ -122,7 +122,11 @@ func (f *stagedFileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *
 			if err != nil {
 				return err
 			}
-			err = unix.Ftruncate(wfd, int64(size))
+			c, err := f.t.bytes.open(wfd, false)
+			if err == nil {
+				err = truncate(ctx, c, wfd, size)
+				c.close()
+			}
 			if err == nil {
 				err = killPriv(wfd, uid)
 			}
@@ -137,6 +141,12 @@ func (f *stagedFileNode) Setattr(ctx context.Context, fh fusefs.FileHandle, in *
 		return toErrno(ctx, "setattr", err)
 	}
 	return f.Getattr(ctx, fh, out)
+}
+
+// truncate sets the size of the staged file fd as the caller; it
+// allocates nothing, but its blocks freed or taken are counted.
+func truncate(ctx context.Context, c *charged, fd int, size uint64) error {
+	return userWrite(ctx, c, 0, 0, func() error { return unix.Ftruncate(fd, int64(size)) })
 }
 
 // Open opens the file this node is. An open for writing is counted under
@@ -187,7 +197,22 @@ func (f *stagedFileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHan
 		release()
 		return nil, 0, toErrno(ctx, "open", err)
 	}
+	if errno := handOut(ctx, h); errno != 0 {
+		return nil, 0, errno
+	}
 	return h, 0, 0
+}
+
+// handOut makes the thread wear the caller's credentials before h, a
+// staged file just opened or made, is returned: last, after all STORE
+// work, as the kernel's passthrough writes to h are the caller's
+// (creds.go). On failure h is released.
+func handOut(ctx context.Context, h *stagedHandle) syscall.Errno {
+	if err := becomeCaller(ctx, h.fd); err != nil {
+		h.Release(ctx) // gives back the fd quota too
+		return toErrno(ctx, "open", err)
+	}
+	return 0
 }
 
 // CopyFileRange copies between two files of the mount inside the
@@ -206,7 +231,11 @@ func copyRange(ctx context.Context, fhIn fusefs.FileHandle, offIn uint64, fhOut 
 	if n > 1<<30 {
 		n = 1 << 30
 	}
-	c, err := unix.CopyFileRange(in.fdOf(), &ri, out.fd, &ro, int(n), 0)
+	var c int
+	err := userWrite(ctx, out.charge, ro, int64(n), func() (err error) {
+		c, err = unix.CopyFileRange(in.fdOf(), &ri, out.fd, &ro, int(n), 0)
+		return err
+	})
 	if err != nil {
 		return 0, toErrno(ctx, "copy_file_range", err)
 	}

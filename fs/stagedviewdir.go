@@ -117,6 +117,9 @@ func (d *stagedViewDirNode) Create(ctx context.Context, name string, flags uint3
 		h.Release(ctx)
 		return nil, nil, 0, errno
 	}
+	if errno := handOut(ctx, h); errno != 0 {
+		return nil, nil, 0, errno
+	}
 	return ch, h, 0, 0
 }
 

@@ -37,6 +37,11 @@ type Options struct {
 	// DecodedCacheBytes bounds the memory of decoded state (indexes,
 	// value.txt, value.json) of all snapshots (0: DefaultDecodedCacheBytes).
 	DecodedCacheBytes int64
+	// MaxStagedBytesPerUser bounds the bytes one user other than root
+	// holds in new/ and in open restore clones (0: no limit); with it,
+	// staged files and clones are served without passthrough
+	// (stagedbytes.go).
+	MaxStagedBytesPerUser int64
 	// Schema is a directory of .proto files (openvmm
 	// --write-saved-state-proto): with it, state/<unit>/value.json.
 	Schema string
@@ -48,6 +53,7 @@ type tree struct {
 	notify *notifier
 	stage  *stager
 	fds    *fdQuota
+	bytes  *byteLimit // nil without Options.MaxStagedBytesPerUser
 	opts   Options
 	root   *rootNode
 	schema *schemaHolder // nil without Options.Schema
@@ -61,6 +67,7 @@ func newTree(store *Store, opts Options) *tree {
 	store.decoded = newDecodedCache(opts.DecodedCacheBytes)
 	t.root = &rootNode{t: t}
 	t.stage = newStager(t)
+	t.bytes = newByteLimit(opts.MaxStagedBytesPerUser, t.stage)
 	t.stage.published = t.published
 	return t
 }
@@ -71,6 +78,7 @@ func (t *tree) published(staged, name string) {
 	// Now, not when a watcher or the poller reports it: the caller
 	// looks up name next.
 	t.store.invalidate(name)
+	t.bytes.removedSome() // the staged files are the snapshot's now
 	t.view().Published(staged, name)
 	t.digestLater(name)
 }
@@ -97,6 +105,11 @@ func (t *tree) resume() {
 		t.stage.touched(st.name)
 	}
 }
+
+// passthroughWrites reports whether staged files and restore clones may
+// be handed to the kernel: not when the daemon must see every write to
+// count it (a byte limit).
+func (t *tree) passthroughWrites() bool { return !t.opts.NoPassthrough && t.bytes == nil }
 
 // attrNode is a node that can describe itself, so a parent's Lookup and
 // Readdir fill the same attributes Getattr would.

@@ -57,6 +57,8 @@ func mountFlags(a *mountArgs, stderr io.Writer) *flag.FlagSet {
 	fl.IntVar(&a.cfg.MaxStagingDirsPerUser, "max-staging-dirs-per-user", snapfs.DefaultMaxStagingDirsPerUser, "`N` staging directories one user other than root may have in new/ at once (EDQUOT past it)")
 	a.cfg.DecodedCacheBytes = snapfs.DefaultDecodedCacheBytes
 	fl.Var(bytesFlag{&a.cfg.DecodedCacheBytes}, "decoded-cache-bytes", "memory for decoded state of all snapshots (state.bin indexes, value.txt, value.json), least recently used dropped first: a `SIZE` such as 256M or 1G")
+	fl.Var(bytesFlag{&a.cfg.MaxStagedBytesPerUser}, "max-staged-bytes-per-user", "the most bytes (a `SIZE` such as 20G) one user other than root may hold in new/ and in open restore clones, as allocated on disk (EDQUOT past it; default: no limit). "+
+		"With it, staged files and restore clones are served by the daemon (it must see every write to count it), not through FUSE passthrough: slower writes and restores; published snapshots are still read through passthrough")
 	fl.StringVar(&a.cfg.Schema, "schema", "", "the directory `DIR` of OpenVMM's saved-state .proto files (openvmm --write-saved-state-proto): adds state/<unit>/value.json; reloaded when it changes or on SIGHUP")
 	fl.BoolVar(&a.daemon, "daemon", false, "return once the mount is ready, serving in the background")
 	fl.StringVar(&a.logFile, "log", "", "append the log to this `FILE`, made 0600; refused through a symlink, readable by others, or in a directory others may write (default: stderr; discarded with --daemon)")

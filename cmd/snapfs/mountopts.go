@@ -61,12 +61,10 @@ var mountOptions = []mountOption{
 		return positiveOption("max_staging_dirs_per_user", val, &a.cfg.MaxStagingDirsPerUser)
 	}},
 	{name: "decoded_cache_bytes", arg: "SIZE", flag: "decoded-cache-bytes", set: func(a *mountArgs, val string) error {
-		n, err := parseBytes(val)
-		if err != nil {
-			return fmt.Errorf("option decoded_cache_bytes=%q: %v", val, err)
-		}
-		a.cfg.DecodedCacheBytes = n
-		return nil
+		return bytesOption("decoded_cache_bytes", val, &a.cfg.DecodedCacheBytes)
+	}},
+	{name: "max_staged_bytes_per_user", arg: "SIZE", flag: "max-staged-bytes-per-user", set: func(a *mountArgs, val string) error {
+		return bytesOption("max_staged_bytes_per_user", val, &a.cfg.MaxStagedBytesPerUser)
 	}},
 	{name: "log", arg: "FILE", flag: "log", set: func(a *mountArgs, val string) error {
 		if val == "" {
@@ -231,11 +229,21 @@ func parseBytes(val string) (int64, error) {
 	return int64(n), nil
 }
 
+// bytesOption sets *n to val, the size given to the option key.
+func bytesOption(key, val string, n *int64) error {
+	v, err := parseBytes(val)
+	if err != nil {
+		return fmt.Errorf("option %s=%q: %v", key, val, err)
+	}
+	*n = v
+	return nil
+}
+
 // bytesFlag is a size flag read by parseBytes.
 type bytesFlag struct{ n *int64 }
 
 func (f bytesFlag) String() string {
-	if f.n == nil {
+	if f.n == nil || *f.n == 0 { // 0: off (no "default 0" in the help)
 		return ""
 	}
 	s := sizeFlag{uint64(*f.n)}

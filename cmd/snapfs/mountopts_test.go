@@ -35,6 +35,9 @@ func TestMountOptions(t *testing.T) {
 		{nil, func(a *mountArgs) bool { return a.cfg.DecodedCacheBytes == 256<<20 }},
 		{[]string{"--decoded-cache-bytes", "1G"}, func(a *mountArgs) bool { return a.cfg.DecodedCacheBytes == 1<<30 }},
 		{[]string{"-o", "decoded_cache_bytes=4096"}, func(a *mountArgs) bool { return a.cfg.DecodedCacheBytes == 4096 }},
+		{[]string{"-o", "max_staged_bytes_per_user=1G"}, func(a *mountArgs) bool { return a.cfg.MaxStagedBytesPerUser == 1<<30 }},
+		{[]string{"--max-staged-bytes-per-user", "64MiB"}, func(a *mountArgs) bool { return a.cfg.MaxStagedBytesPerUser == 64<<20 }},
+		{[]string{}, func(a *mountArgs) bool { return a.cfg.MaxStagedBytesPerUser == 0 }},
 	} {
 		a, code, errs := parseMount(c.args...)
 		if code != 0 || !c.check(a) {
@@ -60,6 +63,8 @@ func TestMountOptionsRefused(t *testing.T) {
 		{[]string{"-o", "watch_budget=0"}, []string{`watch_budget="0"`, "not a positive number"}},
 		{[]string{"-o", "decoded_cache_bytes=0"}, []string{`decoded_cache_bytes="0"`, "above zero"}},
 		{[]string{"--decoded-cache-bytes", "lots"}, []string{`"lots"`, "-decoded-cache-bytes", "invalid size"}},
+		{[]string{"-o", "max_staged_bytes_per_user=lots"}, []string{`max_staged_bytes_per_user="lots"`, "K, M, G or T"}},
+		{[]string{"--max-staged-bytes-per-user", "9T9"}, []string{`"9T9"`, "-max-staged-bytes-per-user"}},
 		{[]string{"-o", "suid"}, []string{"option suid", "always mounts nosuid,nodev"}},
 		{[]string{"-o", "rw,dev"}, []string{"option dev", "always mounts nosuid,nodev"}},
 	} {
