@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -122,4 +123,57 @@ func checkLogDir(fd int, at string) error {
 
 func notRegular(path string) error {
 	return fmt.Errorf("--log %s is not a regular file: give the path of a regular file (made 0600 if missing)", path)
+}
+
+// logFile is the open --log FILE. reopen opens the path again (after
+// logrotate moved the file away), with the same checks.
+type logFile struct {
+	mu   sync.Mutex
+	path string // absolute, as first opened
+	f    *os.File
+	fd2  bool // the file is also fd 2 (a detached daemon), where a panic goes
+}
+
+func newLogFile(path string) (*logFile, error) {
+	f, err := openLogFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &logFile{path: f.Name(), f: f}, nil
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(p)
+}
+
+// asStderr makes the log file fd 2 too, now and after each reopen.
+func (l *logFile) asStderr() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fd2 = true
+	return unix.Dup3(int(l.f.Fd()), 2, 0)
+}
+
+func (l *logFile) reopen() error {
+	f, err := openLogFile(l.path)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	old := l.f
+	l.f = f
+	if l.fd2 {
+		err = unix.Dup3(int(f.Fd()), 2, 0)
+	}
+	l.mu.Unlock()
+	old.Close()
+	return err
+}
+
+func (l *logFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
 }

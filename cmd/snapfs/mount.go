@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	snapfs "github.com/snapfs/snapfs/fs"
 )
 
@@ -97,28 +95,38 @@ func (a *mountArgs) mount(stderr io.Writer) int {
 			return fail(err)
 		}
 	}
-	logOut := stderr
+	var lf *logFile
+	var logOut io.Writer = stderr
 	if a.logFile != "" {
 		// Opened (and checked) before --daemon starts the child too, so
 		// a refused log file is reported where the admin sees it.
-		f, err := openLogFile(a.logFile)
-		if err != nil {
+		if lf, err = newLogFile(a.logFile); err != nil {
 			reportReady(err)
 			return fail(err)
 		}
-		defer f.Close()
-		logOut = f
+		defer lf.Close()
+		logOut = lf
 	} else if os.Getenv(readyEnv) != "" {
 		logOut = io.Discard
 	}
 	if a.daemon && os.Getenv(readyEnv) == "" {
 		return startDaemon(stderr)
 	}
-	level := slog.LevelInfo
+	d := &daemon{mnt: mnt, log: lf, level: new(slog.LevelVar), base: slog.LevelInfo}
 	if a.cfg.Debug {
-		level = slog.LevelDebug
+		d.base = slog.LevelDebug
 	}
-	slog.SetDefault(slog.New(newLogHandler(logOut, level)))
+	d.level.Set(d.base)
+	slog.SetDefault(slog.New(newLogHandler(logOut, d.level)))
+	// From here on a failure is logged too, with the exit.
+	fail = func(err error) int {
+		fmt.Fprintf(stderr, "snapfs mount: %v\n", err)
+		if logOut != stderr {
+			slog.Error("cannot mount", "err", err)
+		}
+		return d.exit(1, err.Error())
+	}
+	slog.Info("starting", a.startAttrs(store, mnt)...)
 
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// A daemon that lives for months: collect before growing past
@@ -132,22 +140,16 @@ func (a *mountArgs) mount(stderr io.Writer) int {
 	}
 	// Catch signals before mounting: a SIGTERM while go-fuse is still
 	// probing its own mount must wait for a clean unmount, not exit under
-	// a request this process would have to answer itself.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	// a request this process would have to answer itself. Each has its
+	// own channel, so that many SIGHUPs never crowd out a SIGTERM.
+	stop, hup, usr2 := make(chan os.Signal, 1), make(chan os.Signal, 1), make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(hup, syscall.SIGHUP)
+	signal.Notify(usr2, syscall.SIGUSR2)
 	if a.cfg.Schema != "" {
-		hup := make(chan os.Signal, 1)
 		reload := make(chan struct{}, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		go func() {
-			for range hup {
-				select {
-				case reload <- struct{}{}:
-				default:
-				}
-			}
-		}()
 		a.cfg.ReloadSchema = reload
+		d.reload = reload
 	}
 	server, err := snapfs.Mount(store, mnt, a.cfg)
 	if err != nil {
@@ -155,22 +157,25 @@ func (a *mountArgs) mount(stderr io.Writer) int {
 		return fail(err)
 	}
 	reportReady(nil)
-	done := make(chan struct{})
-	go func() { server.Wait(); close(done) }()
-	select {
-	case <-done: // unmounted from outside
-	case sig := <-sigs:
-		slog.Info("unmounting", "signal", sig.String(), "mnt", mnt)
-		if err := server.Unmount(); err != nil {
-			// Files are still open: detach now; the kernel finishes
-			// the unmount when the last one closes.
-			slog.Info("mount busy, detaching", "err", err)
-			if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
-				return fail(fmt.Errorf("unmount %s: %w", mnt, err))
-			}
-		}
+	return d.serve(server, stop, hup, usr2)
+}
+
+// startAttrs are the effective configuration and what the kernel offers,
+// for the "starting" log line.
+func (a *mountArgs) startAttrs(store, mnt string) []any {
+	k := probeKernel()
+	c := a.cfg
+	watch := c.Watch
+	if watch == "" {
+		watch = snapfs.WatchAuto
 	}
-	return 0
+	return []any{"version", version, "pid", os.Getpid(), "uid", os.Geteuid(), "store", store, "mnt", mnt,
+		"allow_other", c.AllowOther, "read_only", c.ReadOnly, "noexec", c.NoExec,
+		"no_passthrough", c.NoPassthrough, "debug", c.Debug, "watch", watch, "watch_budget", c.WatchBudget,
+		"commit_delay", c.CommitDelay, "max_fds_per_user", c.MaxFdsPerUser,
+		"max_staging_dirs_per_user", c.MaxStagingDirsPerUser, "decoded_cache_bytes", c.DecodedCacheBytes,
+		"max_staged_bytes_per_user", c.MaxStagedBytesPerUser, "schema", c.Schema, "log", a.logFile,
+		"kernel", k.release, "kernel_passthrough", k.passthrough()}
 }
 
 // checkPaths makes both paths absolute and real, replaces a dead mount
